@@ -1,0 +1,164 @@
+"""Every figure of the course, in one place, so chapters call a function instead of pasting
+matplotlib code. Each function draws into given axes (or makes its own figure) and returns
+the figure."""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch import nn
+
+
+def _axes(axes, count: int, width: float = 4.0, height: float = 3.0):
+    if axes is None:
+        figure, created = plt.subplots(1, count, figsize=(width * count, height), squeeze=False)
+        return figure, list(created[0])
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != count:
+        raise ValueError(f"this plot needs {count} axes, got {len(axes)}")
+    return axes[0].figure, axes
+
+
+def plot_history(history, axes=None, title: str | None = None, label: str | None = None):
+    """Loss and accuracy per epoch, training (solid) against validation (dashed).
+
+    ``history`` is an :class:`nnlab.train.History`. Pass the same ``axes`` for several
+    histories with different ``label``s to compare runs.
+    """
+    has_acc = not all(math.isnan(a) for a in history.train_acc)
+    figure, ax = _axes(axes, 2 if has_acc else 1)
+    epochs = np.asarray(history.epoch) + 1
+    prefix = f"{label} " if label else ""
+    line = ax[0].plot(epochs, history.train_loss, label=f"{prefix}train")[0]
+    if not all(math.isnan(v) for v in history.val_loss):
+        ax[0].plot(epochs, history.val_loss, "--", color=line.get_color(), label=f"{prefix}validation")
+    ax[0].set(xlabel="epoch", ylabel="loss", yscale="log")
+    if has_acc:
+        ax[1].plot(epochs, history.train_acc, color=line.get_color(), label=f"{prefix}train")
+        if not all(math.isnan(v) for v in history.val_acc):
+            ax[1].plot(epochs, history.val_acc, "--", color=line.get_color(), label=f"{prefix}validation")
+        ax[1].set(xlabel="epoch", ylabel="accuracy")
+    for a in ax:
+        a.grid(alpha=0.3)
+        a.legend(fontsize="small")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_signals(x: torch.Tensor, y: torch.Tensor, t: np.ndarray | None = None, per_class: int = 1, axes=None):
+    """MNIST-1D signals: ``per_class`` examples of each class, one panel per class."""
+    x = x.reshape(len(x), -1).cpu().numpy()
+    y = y.cpu().numpy()
+    classes = sorted(set(y.tolist()))
+    figure, ax = _axes(axes, len(classes), width=1.3, height=2.4)
+    t = np.arange(x.shape[1]) if t is None else t
+    for panel, label in zip(ax, classes):
+        for row in np.flatnonzero(y == label)[:per_class]:
+            panel.plot(x[row], t, lw=1.2)
+        panel.set_title(str(label))
+        panel.set_xticks([])
+        panel.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def plot_images(x: torch.Tensor, y: torch.Tensor | None = None, count: int = 10, axes=None):
+    """The first ``count`` images of ``x`` (``(N, 1, H, W)`` or ``(N, H, W)``), labelled by ``y``."""
+    images = x[:count].reshape(min(count, len(x)), *x.shape[-2:]).cpu().numpy()
+    figure, ax = _axes(axes, len(images), width=1.2, height=1.4)
+    for index, (panel, image) in enumerate(zip(ax, images)):
+        panel.imshow(image, cmap="gray_r")
+        panel.set_xticks([])
+        panel.set_yticks([])
+        if y is not None:
+            panel.set_title(str(int(y[index])))
+    figure.tight_layout()
+    return figure
+
+
+@torch.no_grad()
+def plot_2d(x: torch.Tensor, y: torch.Tensor, model: nn.Module | None = None, ax=None, resolution: int = 200):
+    """A 2-D data set as a scatter plot; with ``model``, its decision regions behind it."""
+    if x.dim() != 2 or x.shape[1] != 2:
+        raise ValueError(f"plot_2d needs points of shape (N, 2), got {tuple(x.shape)}")
+    figure, (ax,) = _axes(ax, 1, width=4.0, height=4.0)
+    xs = x.cpu().numpy()
+    if model is not None:
+        low, high = xs.min(0) - 0.1, xs.max(0) + 0.1
+        g0, g1 = np.meshgrid(np.linspace(low[0], high[0], resolution), np.linspace(low[1], high[1], resolution))
+        grid = torch.tensor(np.stack([g0.ravel(), g1.ravel()], 1), dtype=torch.float32)
+        parameter = next(model.parameters(), None)
+        if parameter is not None:
+            grid = grid.to(parameter.device, parameter.dtype)
+        was_training = model.training
+        model.eval()
+        prediction = model(grid).argmax(1).cpu().numpy().reshape(g0.shape)
+        model.train(was_training)
+        ax.contourf(g0, g1, prediction, alpha=0.25, cmap="coolwarm", levels=np.arange(prediction.max() + 2) - 0.5)
+    ax.scatter(xs[:, 0], xs[:, 1], c=y.cpu().numpy(), s=8, cmap="coolwarm", edgecolors="none")
+    ax.set_aspect("equal")
+    return figure
+
+
+def plot_activation_histograms(outputs: Mapping[str, torch.Tensor], bins: int = 50, axes=None, max_panels: int = 8):
+    """One histogram per layer output (from :func:`nnlab.diagnostics.layer_outputs`), std in the title.
+
+    With more layers than ``max_panels``, evenly spaced ones are shown.
+    """
+    names = list(outputs)
+    if len(names) > max_panels:
+        names = [names[round(i)] for i in np.linspace(0, len(names) - 1, max_panels)]
+    figure, ax = _axes(axes, len(names), width=2.2, height=2.2)
+    for panel, name in zip(ax, names):
+        values = outputs[name].float().flatten().cpu().numpy()
+        panel.hist(values, bins=bins, color="tab:blue")
+        panel.set_title(f"{name}\nstd {values.std():.3g}", fontsize="small")
+        panel.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
+def plot_layer_statistic(
+    values: Mapping[str, Sequence[float]] | Sequence[float], ylabel: str, ax=None, log: bool = True, label: str | None = None
+):
+    """A per-layer statistic (activation std, gradient norm) against the layer index.
+
+    ``values``: a list, or a dict ``{name: value}``; calling it again on the same ``ax`` with
+    another ``label`` compares runs (initializers, depths).
+    """
+    figure, (ax,) = _axes(ax, 1, width=5.0, height=3.0)
+    series = list(values.values()) if isinstance(values, Mapping) else list(values)
+    ax.plot(range(1, len(series) + 1), series, marker="o", ms=3, label=label)
+    ax.set(xlabel="layer", ylabel=ylabel, yscale="log" if log else "linear")
+    ax.grid(alpha=0.3)
+    if label:
+        ax.legend(fontsize="small")
+    return figure
+
+
+def plot_diagnostics(diagnostics, axes=None):
+    """Three panels over training steps: activation std per layer, gradient norm and update
+    ratio per weight matrix (from a :class:`nnlab.diagnostics.Diagnostics`)."""
+    figure, ax = _axes(axes, 3, width=4.2, height=3.0)
+    steps = diagnostics.steps
+    for name, stds in diagnostics.series("std").items():
+        ax[0].plot(steps[: len(stds)], stds, label=name)
+    for name, norms in diagnostics.grad_norms.items():
+        ax[1].plot(steps[: len(norms)], norms, label=name)
+    for name, ratios in diagnostics.update_ratios.items():
+        ax[2].plot(steps[: len(ratios)], ratios, label=name)
+    ax[2].axhline(1e-3, color="gray", ls=":", lw=1)
+    ax[0].set(title="activation std", xlabel="step", yscale="log")
+    ax[1].set(title="gradient norm", xlabel="step", yscale="log")
+    ax[2].set(title="update / weight", xlabel="step", yscale="log")
+    for a in ax:
+        a.grid(alpha=0.3)
+    ax[0].legend(fontsize="x-small", ncol=2)
+    ax[1].legend(fontsize="x-small", ncol=2)
+    figure.tight_layout()
+    return figure
