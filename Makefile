@@ -1,0 +1,66 @@
+# Training neural networks by experiment: every command of the course.
+# `make help` lists them. Each target creates the environment first when needed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# The book build never shows progress bars; CI and `make test` always re-execute chapters.
+BOOK_ENV := NNLAB_PROGRESS=0 MPLBACKEND=agg PATH=$(CURDIR)/$(BIN):$$PATH
+
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab clean
+
+help:
+	@echo "make book        environment, then execute every chapter and build the site into _build/html"
+	@echo "make test        everything CI checks: unit tests, benchmark smoke runs, the book with warnings as errors"
+	@echo "make test-fast   the unit tests only (about a minute)"
+	@echo "make benchmarks  the full benchmarks (minutes), printing JSON lines"
+	@echo "make lab         JupyterLab on the course notebooks"
+	@echo "make env         create .venv and install requirements.txt and nnlab (a no-op when up to date)"
+	@echo "make clean       remove _build (keeps .venv)"
+
+env: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys' 2>/dev/null || { \
+	  echo "error: '$(PYTHON)' was not found. Install Python 3.11 or newer, or run: make PYTHON=/path/to/python3.11"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
+	  echo "error: $$($(PYTHON) --version 2>&1) is too old; the course needs Python >= 3.11 (make PYTHON=python3.12)"; exit 1; }
+	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
+	  echo "error: $(PYTHON) has no 'venv'/'ensurepip' module. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+book: env
+	$(BOOK_ENV) $(BIN)/jupyter-book build --keep-going .
+	@echo "The site is in _build/html/index.html"
+
+# Forced execution: the execution cache does not notice changes to nnlab.
+book-force: env
+	rm -rf _build/.jupyter_cache
+	$(BOOK_ENV) $(BIN)/jupyter-book build -W -n --keep-going .
+
+test-unit: env
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-fast: test-unit
+
+test-book: book-force
+
+test: env
+	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-book
+	@echo "make test: all checks passed"
+
+benchmarks: env
+	$(BIN)/python benchmarks/train_mnist1d.py
+	$(BIN)/python benchmarks/fit_overhead.py
+
+lab: env
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter lab book/
+
+clean:
+	rm -rf _build

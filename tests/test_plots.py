@@ -1,0 +1,34 @@
+import torch
+
+import nnlab
+from nnlab import data, diagnostics, plots
+
+
+def test_every_plot_draws_real_data():
+    s = data.load_mnist1d()
+    figure = plots.plot_signals(s.x_train, s.y_train, data.mnist1d_time_axis())
+    assert len(figure.axes) == 10
+    assert all(len(ax.lines) == 1 for ax in figure.axes)
+
+    digits = data.load_digits()
+    figure = plots.plot_images(digits.x_train, digits.y_train, count=6)
+    assert [ax.get_title() for ax in figure.axes] == [str(int(v)) for v in digits.y_train[:6]]
+
+    x, y = data.make_spirals(200)
+    model = nnlab.mlp(2, 2)
+    figure = plots.plot_2d(x, y, model)
+    assert figure.axes[0].collections  # scatter and decision regions
+
+    outputs = diagnostics.layer_outputs(nnlab.mlp(40, 10, depth=12, activation="tanh"), s.x_train[:100])
+    figure = plots.plot_activation_histograms(outputs, max_panels=5)
+    assert len(figure.axes) == 5
+
+    figure = plots.plot_layer_statistic([s.std for s in nnlab.activation_stats(nnlab.mlp(40, 10), s.x_train)], "std", label="default")
+    assert figure.axes[0].get_yscale() == "log"
+
+
+def test_plot_2d_rejects_non_2d_points():
+    import pytest
+
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.plot_2d(torch.zeros(5, 3), torch.zeros(5))
