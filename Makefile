@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
-BOOK_ENV := NNLAB_PROGRESS=0 MPLBACKEND=agg PATH=$(CURDIR)/$(BIN):$$PATH
+BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
 .PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab clean
 

@@ -103,6 +103,13 @@ class Splits:
             x_test=scaler(self.x_test),
         )
 
+    def subsample_train(self, n: int, seed: int = 0) -> "Splits":
+        """A copy keeping ``n`` training samples drawn at random (validation and test unchanged)."""
+        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(self.x_train):
+            raise ValueError(f"n must be an int in [1, {len(self.x_train)}], got {n!r}")
+        keep = torch.randperm(len(self.x_train), generator=torch.Generator().manual_seed(seed))[:n]
+        return replace(self, x_train=self.x_train[keep], y_train=self.y_train[keep])
+
     def loaders(
         self, batch_size: int = 64, seed: int = 0
     ) -> tuple["TensorLoader", "TensorLoader", "TensorLoader"]:

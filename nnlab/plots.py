@@ -162,3 +162,22 @@ def plot_diagnostics(diagnostics, axes=None):
     ax[1].legend(fontsize="x-small", ncol=2)
     figure.tight_layout()
     return figure
+
+
+def plot_scores(
+    scores: Mapping[str, float], reference: Mapping[str, float] | None = None, ax=None, xlabel: str = "test accuracy"
+):
+    """Horizontal bars of our scores, with published reference values as grey bars beside them."""
+    figure, (ax,) = _axes(ax, 1, width=6.0, height=0.45 * (len(scores) + len(reference or {})) + 1.0)
+    names = list(reference or {}) + list(scores)
+    values = list((reference or {}).values()) + list(scores.values())
+    colors = ["0.7"] * len(reference or {}) + ["tab:blue"] * len(scores)
+    bars = ax.barh(range(len(names)), values, color=colors)
+    for bar, value in zip(bars, values):
+        ax.text(bar.get_width() + 0.005, bar.get_y() + bar.get_height() / 2, f"{value:.1%}", va="center", fontsize="small")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    ax.set(xlabel=xlabel, xlim=(0, 1.1))
+    ax.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure

@@ -97,11 +97,14 @@ class History:
         names = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds")
         return {name: list(getattr(self, name)) for name in names}
 
-    def plot(self, axes=None, title: str | None = None):
-        """Loss and accuracy curves, train against validation (see :func:`nnlab.plots.plot_history`)."""
+    def plot(self, axes=None, title: str | None = None, label: str | None = None):
+        """Loss and accuracy curves, train against validation (see :func:`nnlab.plots.plot_history`).
+
+        Pass the axes of an earlier plot and a ``label`` to draw several runs together.
+        """
         from nnlab.plots import plot_history
 
-        return plot_history(self, axes=axes, title=title)
+        return plot_history(self, axes=axes, title=title, label=label)
 
 
 class Callback:

@@ -189,3 +189,14 @@ def test_synthetic_sets_reject_bad_arguments(call):
 
 def test_baselines_are_the_papers():
     assert data.MNIST1D_BASELINES["MLP"] == 0.68 and data.MNIST1D_BASELINES["CNN"] == 0.94
+
+
+def test_subsample_train_keeps_pairs_and_other_splits():
+    x, y = torch.arange(100).float().unsqueeze(1), torch.arange(100)
+    s = data.split(x, y, 0.1, 0.2, seed=0)
+    small = s.subsample_train(10, seed=1)
+    assert len(small.x_train) == 10 and torch.equal(small.x_train[:, 0].long(), small.y_train)
+    assert set(small.y_train.tolist()) <= set(s.y_train.tolist())
+    assert torch.equal(small.x_test, s.x_test) and torch.equal(small.x_val, s.x_val)
+    with pytest.raises(ValueError, match="n must be"):
+        s.subsample_train(1000)

@@ -1,0 +1,32 @@
+"""The benchmarks are not timed here: these runs only check that they work and print JSON."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(script: str, *args: str) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True, text=True, timeout=300, check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+@pytest.mark.slow
+def test_train_mnist1d_prints_its_summary_last():
+    lines = _run("train_mnist1d.py", "--tiny", "--models", "mlp", "cnn")
+    last = lines[-1]
+    assert {"model", "test_accuracy", "seeds", "seconds"} <= set(last)
+    assert last["model"].startswith("CNN") and last["seeds"] == 1
+    assert 0.1 < last["test_accuracy"] <= 1  # one epoch already beats chance
+
+
+@pytest.mark.slow
+def test_fit_overhead_prints_both_ratios():
+    last = _run("fit_overhead.py", "--tiny")[-1]
+    assert last["overhead_ratio"] > 0 and last["diagnostics_ratio"] > 0
