@@ -23,13 +23,12 @@ env: $(STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys' 2>/dev/null || { \
-	  echo "error: '$(PYTHON)' was not found. Install Python 3.11 or newer, or run: make PYTHON=/path/to/python3.11"; exit 1; }
+	  echo "error: '$(PYTHON)' does not run. Install Python 3.11 or newer, or run: make PYTHON=/path/to/python3.11"; exit 1; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || { \
 	  echo "error: $$($(PYTHON) --version 2>&1) is too old; the course needs Python >= 3.11 (make PYTHON=python3.12)"; exit 1; }
 	@$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  echo "error: $(PYTHON) has no 'venv'/'ensurepip' module. On Debian/Ubuntu: sudo apt-get install python3-venv"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
@@ -59,8 +58,17 @@ benchmarks: env
 	$(BIN)/python benchmarks/train_mnist1d.py
 	$(BIN)/python benchmarks/fit_overhead.py
 
-lab: env
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter lab book/
+# JupyterLab opens the MyST chapters (book/*.md) as notebooks through jupytext.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+# Jupyter refuses to run as root (containers often are) unless told.
+LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
+lab: env $(LAB_OVERRIDES)
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter lab --notebook-dir=book $(LAB_FLAGS)
+
+$(LAB_OVERRIDES): $(STAMP)
+	@mkdir -p $(dir $@)
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
 
 clean:
 	rm -rf _build
