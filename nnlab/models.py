@@ -7,11 +7,12 @@ after global pooling (the layout the transfer-learning chapter relies on).
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+from nnlab import init as initializers
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -137,7 +138,7 @@ def mlp(
         )
         features = width
     model = nn.Sequential(*blocks, nn.Linear(features, out_features))
-    return initialize_(model, init, activation)
+    return initialize_(model, init)
 
 
 class ConvBlock(nn.Module):
@@ -253,7 +254,7 @@ def cnn(
         )
         previous = width
     model = ConvNet(nn.Sequential(*blocks), nn.Linear(previous, num_classes), global_pool)
-    return initialize_(model, init, activation)
+    return initialize_(model, init)
 
 
 def cnn1d(in_channels: int = 1, num_classes: int = 10, **kwargs) -> ConvNet:
@@ -267,54 +268,32 @@ def cnn2d(in_channels: int = 1, num_classes: int = 10, **kwargs) -> ConvNet:
     return cnn(in_channels, num_classes, dims=2, **kwargs)
 
 
-def initialize_(model: nn.Module, init: str = "default", activation: str = "relu") -> nn.Module:
+def initialize_(model: nn.Module, init: str = "default") -> nn.Module:
     """Re-initialize every ``Linear`` and convolution of ``model`` in place; biases to zero.
 
-    * ``"default"``: leave torch's own initialization (a scaled uniform, Kaiming with a=sqrt(5));
+    * ``"default"``: leave torch's own initialization (uniform, Var(w) = 1 / (3 fan_in));
     * ``"xavier"``: Glorot & Bengio 2010, Var(w) = 2 / (fan_in + fan_out);
-    * ``"he"``: He et al. 2015, Var(w) = gain² / fan_in with the gain of ``activation``
-      (gain² = 2 for ReLU, the paper's case);
-    * ``"lecun"``: LeCun 1998, Var(w) = 1 / fan_in;
+    * ``"he"``: He et al. 2015, Var(w) = 2 / fan_in;
+    * ``"lecun"``: LeCun et al. 1998, Var(w) = 1 / fan_in;
     * ``"zeros"``: every weight 0, to show the symmetry problem.
+
+    The formulas live in :mod:`nnlab.init`.
     """
     _check_choice("init", init, INITS)
     if init == "default":
         return model
-    he_gain = _gain(activation)
-    with torch.no_grad():
-        for module in model.modules():
-            if not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-                continue
-            weight = module.weight
-            fan_in = weight[0].numel()
-            fan_out = weight.shape[0] * weight[0, 0].numel()
-            if init == "zeros":
-                weight.zero_()
-            else:
-                if init == "xavier":
-                    std = math.sqrt(2.0 / (fan_in + fan_out))
-                elif init == "he":
-                    std = he_gain / math.sqrt(fan_in)
-                else:  # lecun
-                    std = 1.0 / math.sqrt(fan_in)
-                weight.normal_(0.0, std)
+    fill = {
+        "xavier": initializers.xavier_normal_,
+        "he": initializers.he_normal_,
+        "lecun": initializers.lecun_normal_,
+        "zeros": nn.init.zeros_,
+    }[init]
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+            fill(module.weight)
             if module.bias is not None:
-                module.bias.zero_()
+                nn.init.zeros_(module.bias)
     return model
-
-
-def _gain(activation: str) -> float:
-    """The variance-preserving gain of an activation (``torch.nn.init.calculate_gain``'s values)."""
-    name = activation.lower()
-    if name in ("relu",):
-        return math.sqrt(2.0)
-    if name == "leaky_relu":
-        return math.sqrt(2.0 / (1 + 0.01**2))
-    if name == "tanh":
-        return 5.0 / 3.0
-    if name == "selu":
-        return 3.0 / 4.0
-    return 1.0
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:

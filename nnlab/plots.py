@@ -181,3 +181,17 @@ def plot_scores(
     ax.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     return figure
+
+
+def plot_gradient_flow(norms: Mapping[str, float], ax=None, label: str | None = None):
+    """Gradient norm per weight matrix, input side on the left (from
+    :func:`nnlab.diagnostics.gradient_norms` with ``weights_only=True``).
+
+    A curve that falls steeply towards the input is a vanishing gradient; one that rises is
+    an exploding gradient.
+    """
+    figure = plot_layer_statistic(norms, "gradient norm", ax=ax, log=True, label=label)
+    figure.axes[0].set_xticks(range(1, len(norms) + 1), [name.removesuffix(".weight") for name in norms],
+                              rotation=90, fontsize="x-small")
+    figure.tight_layout()
+    return figure

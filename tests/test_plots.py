@@ -26,6 +26,13 @@ def test_every_plot_draws_real_data():
     figure = plots.plot_layer_statistic([s.std for s in nnlab.activation_stats(nnlab.mlp(40, 10), s.x_train)], "std", label="default")
     assert figure.axes[0].get_yscale() == "log"
 
+    model = nnlab.mlp(40, 10, depth=4, activation="sigmoid")
+    torch.nn.functional.cross_entropy(model(s.x_train[:64]), s.y_train[:64]).backward()
+    norms = diagnostics.gradient_norms(model, weights_only=True)
+    figure = plots.plot_gradient_flow(norms)
+    (line,) = figure.axes[0].lines
+    assert list(line.get_ydata()) == list(norms.values())
+
 
 def test_plot_2d_rejects_non_2d_points():
     import pytest
