@@ -40,7 +40,7 @@ book: env
 # Forced execution: the execution cache does not notice changes to nnlab.
 book-force: env
 	rm -rf _build/.jupyter_cache
-	$(BOOK_ENV) $(BIN)/jupyter-book build -W -n --keep-going .
+	$(BOOK_ENV) $(BIN)/jupyter-book build --all -W -n --keep-going .
 
 test-unit: env
 	$(BIN)/python -m pytest -m "not slow" -q
