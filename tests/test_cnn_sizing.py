@@ -16,7 +16,7 @@ def test_conv_output_size_matches_torch(n, k, s, p, d):
 
 
 def test_conv_output_size_examples_and_the_seed_formula_error():
-    # The formula printed in one source, floor((N - 2 + 2P)/S) + 1, is right only for k = 3.
+    # The formula printed in one source, floor((N - 2 + 2P)/S) + 1, is right only for k = 2.
     assert cs.conv_output_size(32, 3, 1, 1) == 32
     assert cs.conv_output_size(32, 5, 1, 0) == 28 != (32 - 2 + 0) // 1 + 1
     assert cs.conv_output_size(7, 3, 2, 0, dilation=2) == 2

@@ -1,0 +1,229 @@
+"""Checks that the exercise notebooks' test cells share.
+
+Each check raises :class:`GradingError` (an ``AssertionError``) with a message written for
+the student: what was called, what came back, what was expected, and a hint. Values are
+compared strictly: a tuple must be a real tuple of real ``int``s, a tensor a real
+``torch.Tensor``, so an object that merely claims to be equal earns nothing.
+
+The statistical checks (for random initializers) compare sample statistics with their
+exact values, with a margin of many standard errors, so that a correct answer fails with
+negligible probability and a wrong formula fails every time.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import types
+from collections.abc import Callable, Iterable, Iterator
+
+import torch
+
+
+class GradingError(AssertionError):
+    """A failed check, with a message meant for the student."""
+
+
+class DelegationError(GradingError):
+    """The solution called the function it was asked to write."""
+
+
+def _fail(message: str, hint: str = "") -> None:
+    raise GradingError(message + (f"\nHint: {hint}" if hint else ""))
+
+
+def assert_int(value: object, expected: int, call: str, hint: str = "") -> None:
+    """``value`` is a plain ``int`` (not a float, bool or tensor) equal to ``expected``."""
+    if type(value) is not int:
+        _fail(f"{call} returned {value!r} of type {type(value).__name__}; expected the int {expected}", hint)
+    if value != expected:
+        _fail(f"{call} returned {value}; expected {expected}", hint)
+
+
+def assert_int_tuple(value: object, expected: tuple[int, ...], call: str, hint: str = "") -> None:
+    """``value`` is a plain ``tuple`` of plain ``int`` equal to ``expected``."""
+    if type(value) is not tuple:
+        _fail(f"{call} returned {value!r} of type {type(value).__name__}; expected the tuple {expected}", hint)
+    if len(value) != len(expected) or any(type(v) is not int for v in value):
+        _fail(f"{call} returned {value!r}; expected a tuple of {len(expected)} ints like {expected}", hint)
+    if tuple(int(v) for v in value) != tuple(expected):
+        _fail(f"{call} returned {value}; expected {expected}", hint)
+
+
+def assert_raises(exception: type[BaseException], function: Callable, *args, call: str, hint: str = "", **kwargs) -> None:
+    """Calling ``function(*args, **kwargs)`` raises ``exception`` (or a subclass)."""
+    try:
+        function(*args, **kwargs)
+    except exception:
+        return
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 - report whatever else came out
+        _fail(f"{call} raised {type(error).__name__}: {error}; expected {exception.__name__}", hint)
+    _fail(f"{call} returned normally; expected it to raise {exception.__name__}", hint)
+
+
+def _as_real_tensor(value: object, call: str) -> torch.Tensor:
+    if not isinstance(value, torch.Tensor) or type(value) not in (torch.Tensor, torch.nn.Parameter):
+        _fail(f"{call} returned {type(value).__name__}; expected a torch.Tensor")
+    return value.detach()
+
+
+def assert_tensor_close(
+    actual: object, expected: torch.Tensor, call: str, rtol: float = 1e-6, atol: float = 1e-8, hint: str = ""
+) -> None:
+    """``actual`` is a tensor of ``expected``'s shape whose values agree within tolerance.
+
+    Values are compared in float64: ``|actual - expected| <= atol + rtol·|expected|``.
+    """
+    tensor = _as_real_tensor(actual, call)
+    if tuple(tensor.shape) != tuple(expected.shape):
+        _fail(f"{call} returned shape {tuple(tensor.shape)}; expected {tuple(expected.shape)}", hint)
+    a, e = tensor.double().cpu(), expected.detach().double().cpu()
+    if not bool(torch.isfinite(a).all()) and bool(torch.isfinite(e).all()):
+        _fail(f"{call} returned NaN or infinite values", hint)
+    error = (a - e).abs()
+    allowed = atol + rtol * e.abs()
+    if bool((error > allowed).any()):
+        index = int((error - allowed).flatten().argmax())
+        position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), tuple(e.shape))) if e.dim() else ()
+        _fail(
+            f"{call} differs from the expected result at index {position}: got {a.flatten()[index].item():.6g}, "
+            f"expected {e.flatten()[index].item():.6g} (tolerance {atol:g} + {rtol:g}·|expected|)",
+            hint,
+        )
+
+
+def assert_in_place(returned: object, original: torch.Tensor, before: torch.Tensor, call: str) -> None:
+    """An in-place function (name ending in ``_``) changed ``original`` and returned it."""
+    if returned is not original:
+        _fail(
+            f"{call} returned a different object than the tensor it was given",
+            "an in-place initializer fills the given tensor (e.g. with weight.normal_(...)) and returns that same tensor",
+        )
+    if torch.equal(original.detach(), before):
+        _fail(f"{call} left the tensor unchanged", "fill the tensor in place, under torch.no_grad()")
+
+
+def _moments(sample: torch.Tensor) -> tuple[int, float, float, float]:
+    x = sample.detach().double().flatten().cpu()
+    n = x.numel()
+    mean = float(x.mean())
+    std = float(x.std(unbiased=True))
+    centred = x - mean
+    kurtosis = float((centred**4).mean() / (centred**2).mean() ** 2) - 3.0 if std > 0 else math.nan
+    return n, mean, std, kurtosis
+
+
+def assert_distribution(
+    sample: object,
+    std: float,
+    call: str,
+    kind: str = "normal",
+    mean: float = 0.0,
+    z: float = 6.0,
+    formula: str = "",
+) -> None:
+    """``sample``'s values look drawn from a ``kind`` ("normal" or "uniform") distribution
+    with the given mean and standard deviation.
+
+    Mean and standard deviation must lie within ``z`` standard errors of their exact values;
+    the excess kurtosis (0 for a normal, −1.2 for a uniform distribution) tells the two
+    shapes apart. Use samples of at least 10 000 values.
+    """
+    tensor = _as_real_tensor(sample, call)
+    n, sample_mean, sample_std, kurtosis = _moments(tensor)
+    if n < 1000:
+        raise ValueError(f"a distribution check needs at least 1000 values, got {n}")
+    if not math.isfinite(sample_std):
+        _fail(f"{call} produced NaN or infinite values")
+    expected = f"σ = {formula} = {std:.4g}" if formula else f"σ = {std:.4g}"
+    if abs(sample_mean - mean) > z * std / math.sqrt(n):
+        _fail(f"{call}: the values have mean {sample_mean:.4g}; expected {mean:g} (with {expected})")
+    # Standard error of the sample std: σ·sqrt((κ + 2) / (4n)) with κ the excess kurtosis.
+    shape_kurtosis = 0.0 if kind == "normal" else -1.2
+    se = std * math.sqrt((shape_kurtosis + 2.0) / (4.0 * n))
+    if abs(sample_std - std) > z * se:
+        _fail(
+            f"{call}: the values have standard deviation {sample_std:.4g}; expected {expected} "
+            f"(± {z * se:.2g})",
+            "check the formula: variance or standard deviation? fan_in, fan_out or both? the gain?",
+        )
+    kurtosis_se = math.sqrt(24.0 / n)
+    if abs(kurtosis - shape_kurtosis) > max(z * kurtosis_se, 0.3):
+        other = "uniform" if kind == "normal" else "normal"
+        _fail(f"{call}: the values look {other}ly distributed (excess kurtosis {kurtosis:.2f}); expected a {kind} distribution")
+    if kind == "uniform":
+        bound = std * math.sqrt(3.0)
+        largest = float(tensor.abs().max())
+        if largest > bound * (1 + 1e-6):
+            _fail(f"{call}: a value {largest:.4g} lies outside (−a, a) with a = {bound:.4g}")
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            yield from _code_objects(constant)
+
+
+def _public_functions(module: types.ModuleType) -> dict[str, Callable]:
+    return {
+        name: value for name, value in vars(module).items()
+        if callable(value) and not name.startswith("_") and not isinstance(value, type)
+    }
+
+
+def assert_no_delegation(function: Callable, forbidden: Iterable[Callable], task: str) -> None:
+    """``function`` does not refer to any of the ``forbidden`` callables through a global name.
+
+    This catches a reference captured before the tests run (``from torch.nn.init import
+    xavier_uniform_ as helper``); :func:`forbid` catches calls made through a module.
+    """
+    banned = {id(f): f for f in forbidden}
+    code = getattr(function, "__code__", None)
+    if code is None:
+        return
+    scope = getattr(function, "__globals__", {})
+    for part in _code_objects(code):
+        for name in part.co_names:
+            value = scope.get(name)
+            if value is not None and id(value) in banned:
+                target = banned[id(value)]
+                raise DelegationError(
+                    f"{task} uses {getattr(target, '__module__', '')}.{getattr(target, '__name__', name)}, "
+                    "the function this task asks you to write yourself. This task earns no credit until it "
+                    "computes the result on its own."
+                )
+
+
+@contextlib.contextmanager
+def forbid(modules: Iterable[types.ModuleType], task: str, names: Iterable[str] | None = None):
+    """While active, calling any public function of ``modules`` (or only ``names``) raises
+    :class:`DelegationError` naming ``task``."""
+    replaced: list[tuple[types.ModuleType, str, object]] = []
+
+    def tripwire(module_name: str, name: str) -> Callable:
+        def refuse(*args, **kwargs):
+            raise DelegationError(
+                f"{task} called {module_name}.{name}, the function this task asks you to write yourself. "
+                "This task earns no credit until it computes the result on its own."
+            )
+
+        return refuse
+
+    try:
+        for module in modules:
+            for name, value in _public_functions(module).items():
+                if names is not None and name not in names:
+                    continue
+                replaced.append((module, name, value))
+                setattr(module, name, tripwire(module.__name__, name))
+        yield
+    finally:
+        for module, name, value in replaced:
+            setattr(module, name, value)
+
+
+def forbidden_functions(modules: Iterable[types.ModuleType]) -> list[Callable]:
+    """The public functions of ``modules``, for :func:`assert_no_delegation`."""
+    return [f for module in modules for f in _public_functions(module).values()]

@@ -1,0 +1,131 @@
+import math
+
+import pytest
+import torch
+
+from nnlab import grading as g
+from nnlab import init as reference
+
+
+class LiesAboutEquality(tuple):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+
+class EqualToEverything:
+    def __eq__(self, other):
+        return True
+
+
+def test_assert_int_tuple_accepts_only_real_tuples_of_ints():
+    g.assert_int_tuple((3, 8), (3, 8), "fans(w)")
+    for wrong in [(8, 3), [3, 8], (3.0, 8.0), (True, 8), LiesAboutEquality((1, 2)), EqualToEverything(), (3, 8, 1)]:
+        with pytest.raises(g.GradingError, match=r"fans\(w\) returned"):
+            g.assert_int_tuple(wrong, (3, 8), "fans(w)")
+
+
+def test_messages_carry_the_hint():
+    with pytest.raises(g.GradingError, match="(?s)returned \\(8, 16\\); expected \\(120, 240\\).*Hint: multiply"):
+        g.assert_int_tuple((8, 16), (120, 240), "fans((16, 8, 3, 5))", hint="multiply by the kernel size 15")
+
+
+def test_assert_int_rejects_floats_bools_and_tensors():
+    g.assert_int(5, 5, "f()")
+    for wrong in [5.0, torch.tensor(5), True, EqualToEverything(), 6]:
+        with pytest.raises(g.GradingError):
+            g.assert_int(wrong, 5, "f()")
+
+
+def test_assert_raises():
+    g.assert_raises(ValueError, int, "x", call="int('x')")
+    with pytest.raises(g.GradingError, match="returned normally"):
+        g.assert_raises(ValueError, int, "3", call="int('3')")
+    with pytest.raises(g.GradingError, match="raised TypeError"):
+        g.assert_raises(ValueError, int, None, call="int(None)")
+    with pytest.raises(NotImplementedError):  # an unfinished task is reported as such
+        g.assert_raises(ValueError, lambda: (_ for _ in ()).throw(NotImplementedError()), call="f()")
+
+
+def test_assert_tensor_close_reports_the_first_bad_index():
+    expected = torch.arange(6.0).reshape(2, 3)
+    g.assert_tensor_close(expected + 1e-9, expected, "f(x)")
+    wrong = expected.clone()
+    wrong[1, 2] += 0.5
+    with pytest.raises(g.GradingError, match=r"at index \(1, 2\): got 5.5, expected 5"):
+        g.assert_tensor_close(wrong, expected, "f(x)")
+    with pytest.raises(g.GradingError, match="shape"):
+        g.assert_tensor_close(expected.T, expected, "f(x)")
+    with pytest.raises(g.GradingError, match="expected a torch.Tensor"):
+        g.assert_tensor_close(expected.numpy(), expected, "f(x)")
+    with pytest.raises(g.GradingError, match="NaN"):
+        g.assert_tensor_close(torch.full((2, 3), math.nan), expected, "f(x)")
+
+
+def test_tensor_subclasses_that_lie_are_rejected():
+    class Liar(torch.Tensor):
+        def __eq__(self, other):
+            return True
+
+    with pytest.raises(g.GradingError, match="Liar"):
+        g.assert_tensor_close(torch.zeros(2).as_subclass(Liar), torch.ones(2), "f(x)")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_distribution_checks_pass_correct_initializers(seed):
+    torch.manual_seed(seed)
+    w = torch.empty(256, 512)
+    g.assert_distribution(reference.he_normal_(w), math.sqrt(2 / 512), "he_normal_")
+    bound = math.sqrt(6 / 768)
+    g.assert_distribution(reference.xavier_uniform_(w), bound / math.sqrt(3), "xavier_uniform_", kind="uniform")
+
+
+def test_distribution_checks_catch_common_mistakes():
+    torch.manual_seed(0)
+    w = torch.empty(256, 512)
+    with pytest.raises(g.GradingError, match="standard deviation"):  # fan_out instead of fan_in
+        g.assert_distribution(w.normal_(0, math.sqrt(2 / 256)), math.sqrt(2 / 512), "he_normal_")
+    with pytest.raises(g.GradingError, match="standard deviation"):  # variance used as std
+        g.assert_distribution(w.normal_(0, 2 / 768), math.sqrt(2 / 768), "xavier_normal_")
+    with pytest.raises(g.GradingError, match="uniformly distributed"):  # uniform with the right std
+        std = math.sqrt(2 / 768)
+        g.assert_distribution(w.uniform_(-std * math.sqrt(3), std * math.sqrt(3)), std, "xavier_normal_")
+    with pytest.raises(g.GradingError, match="mean"):
+        g.assert_distribution(w.normal_(0.01, 0.05), 0.05, "lecun_normal_")
+
+
+def test_false_alarm_rate_of_distribution_checks_is_negligible():
+    # 200 correct samples, none may fail: at 6 standard errors the chance is about 1e-9 each.
+    generator = torch.Generator().manual_seed(7)
+    for _ in range(200):
+        sample = torch.randn(20000, generator=generator) * 0.1
+        g.assert_distribution(sample, 0.1, "x")
+
+
+def test_forbid_trips_calls_through_the_module_and_restores_it():
+    import torch.nn.init as tinit
+
+    original = tinit.xavier_uniform_
+
+    def delegating(w):
+        return torch.nn.init.xavier_uniform_(w)
+
+    with pytest.raises(g.DelegationError, match="torch.nn.init.xavier_uniform_"):
+        with g.forbid([tinit], "xavier_uniform_"):
+            delegating(torch.empty(3, 3))
+    assert tinit.xavier_uniform_ is original
+    with g.forbid([tinit], "xavier_uniform_"):
+        torch.empty(3, 3).uniform_(-1, 1)  # tensor methods stay allowed
+
+
+def test_no_delegation_catches_captured_references():
+    from torch.nn.init import xavier_uniform_ as captured
+
+    scope = {"captured": captured, "torch": torch}
+    exec("def sneaky(w):\n    return (lambda t: captured(t))(w)", scope)
+    with pytest.raises(g.DelegationError, match="xavier_uniform_"):
+        g.assert_no_delegation(scope["sneaky"], g.forbidden_functions([torch.nn.init]), "xavier_uniform_")
+    exec("def honest(w):\n    return w.uniform_(-1, 1)", scope)
+    g.assert_no_delegation(scope["honest"], g.forbidden_functions([torch.nn.init]), "xavier_uniform_")
