@@ -16,9 +16,9 @@ c.CourseDirectory.db_url = os.environ.get(
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Short training experiments run inside graded notebooks: 2 minutes per cell. A cell that
-# runs longer is interrupted and counts as an error in that cell only.
-c.Execute.timeout = 120
+# Short training experiments run inside graded notebooks: 2 minutes per cell (NNLAB_CELL_TIMEOUT
+# changes it). A cell that runs longer is interrupted and counts as an error in that cell only.
+c.Execute.timeout = int(os.environ.get("NNLAB_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
 
 # A test cell that writes to stderr scores 0 in plain nbgrader. Warnings and progress bars
@@ -30,6 +30,3 @@ c.IgnorePattern.pattern = r"[\s\S]"
 # Keep a flood of output from filling the autograded notebooks.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
-
-# Students appear in the gradebook the first time one of their submissions is graded.
-c.Autograde.create_student = True

@@ -1,0 +1,297 @@
+"""The instructor's cycle: release the assignments, grade a class, report on it.
+
+    python -m nnlab.course release [--course exercises]
+    python -m nnlab.course grade   [--course exercises]
+
+``release`` generates ``release/<assignment>/`` from ``source/`` for every assignment (and
+registers it in the gradebook). ``grade`` autogrades every submission found at
+``submitted/<student>/<assignment>/<assignment>.ipynb`` (new students are added to the
+gradebook), writes feedback, exports ``grades.csv`` and writes a report
+(``report/index.html``) with the score distribution of each assignment, the failure rate of
+each test, and every submission that timed out or crashed.
+
+Each submission is autograded by its own ``nbgrader autograde`` process, so a submission
+whose kernel dies, or that runs past its time, costs only that student's grade; the rest of
+the class is graded regardless. ``submitted/`` is only read. Grading is repeatable:
+running it again regrades everything and gives the same grades.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import html
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+#: Student ids are also file names and nbgrader globs: keep them to safe characters.
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the autograding of one submission went."""
+
+    student: str
+    assignment: str
+    status: str  # "graded", "timed out" (whole notebook), "crashed", "rejected"
+    seconds: float
+    detail: str = ""  # what went wrong, for the report
+    timed_out_cells: int = 0  # cells interrupted after the per-cell timeout
+
+
+def default_course() -> Path:
+    return Path(__file__).resolve().parents[1] / "exercises"
+
+
+def _nbgrader(course: Path) -> list[str]:
+    """The nbgrader command of the running Python's environment."""
+    executable = Path(sys.executable).parent / "nbgrader"
+    return [str(executable)] if executable.exists() else [sys.executable, "-m", "nbgrader"]
+
+
+def _environment() -> dict[str, str]:
+    # nbgrader runs alembic as a subprocess: the environment's bin/ must be on PATH.
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.setdefault("NNLAB_PROGRESS", "0")
+    env.setdefault("MPLBACKEND", "agg")
+    return env
+
+
+def _run(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*_nbgrader(course), *args], cwd=course, env=_environment(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+def assignments(course: Path) -> list[str]:
+    """Assignment ids: the folders of ``source/`` that hold ``<id>/<id>.ipynb``."""
+    source = course / "source"
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source} does not exist: is {course} an nbgrader course root?")
+    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def release(course: Path) -> list[str]:
+    """Generate ``release/`` from ``source/`` for every assignment; returns their ids."""
+    names = assignments(course)
+    for name in names:
+        done = _run(course, "generate_assignment", name, "--force")
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
+        print(f"released {name} -> {course / 'release' / name}")
+    return names
+
+
+def submissions(course: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]], list[Outcome]]:
+    """``(student, assignment)`` pairs to grade, and the submissions that cannot be graded."""
+    found: list[tuple[str, str]] = []
+    rejected: list[Outcome] = []
+    submitted = course / "submitted"
+    if not submitted.is_dir():
+        return found, rejected
+    for student_dir in sorted(submitted.iterdir()):
+        if not student_dir.is_dir():
+            continue
+        student = student_dir.name
+        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            assignment = assignment_dir.name
+            if not STUDENT_ID.match(student):
+                rejected.append(Outcome(student, assignment, "rejected", 0.0,
+                                        "student id must use letters, digits, '.', '_' or '-' only"))
+            elif assignment not in names:
+                rejected.append(Outcome(student, assignment, "rejected", 0.0, f"no assignment called {assignment!r}"))
+            elif not (assignment_dir / f"{assignment}.ipynb").is_file():
+                rejected.append(Outcome(student, assignment, "rejected", 0.0, f"no {assignment}.ipynb in the submission"))
+            else:
+                found.append((student, assignment))
+    return found, rejected
+
+
+def _count_timeouts(notebook: Path) -> int:
+    try:
+        cells = json.loads(notebook.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return 0
+    return sum(
+        1 for cell in cells for output in cell.get("outputs", [])
+        if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError"
+    )
+
+
+def autograde_one(course: Path, student: str, assignment: str, timeout: float) -> Outcome:
+    """Autograde one submission in its own nbgrader process."""
+    start = time.perf_counter()
+    graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    try:
+        done = _run(course, "autograde", assignment, "--student", student, "--force", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return Outcome(student, assignment, "timed out", time.perf_counter() - start,
+                       f"grading took longer than {timeout:.0f} s and was stopped")
+    seconds = time.perf_counter() - start
+    if done.returncode != 0 or not graded.is_file():
+        log = done.stdout + done.stderr
+        reason = "the kernel died" if "DeadKernelError" in log or "Kernel died" in log else "nbgrader failed"
+        lines = [line for line in log.splitlines() if "Error" in line or "error" in line]
+        return Outcome(student, assignment, "crashed", seconds, f"{reason}: {lines[-1].strip() if lines else ''}"[:300])
+    return Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(graded))
+
+
+def _scores(course: Path, names: Sequence[str]) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, list[bool]]]]:
+    """Auto scores per assignment and student, the maximum auto score of each assignment,
+    and, per assignment and test cell, whether each graded submission passed it."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores: dict[str, dict[str, float]] = {name: {} for name in names}
+    maxima: dict[str, float] = {}
+    passes: dict[str, dict[str, list[bool]]] = {name: {} for name in names}
+    url = _db_url(course)
+    with Gradebook(url) as gradebook:
+        for name in names:
+            try:
+                assignment = gradebook.find_assignment(name)
+            except MissingEntry:
+                continue
+            maxima[name] = sum(
+                cell.max_score for notebook in assignment.notebooks for cell in notebook.grade_cells if cell.cell_type == "code"
+            )
+            for submission in assignment.submissions:
+                auto = 0.0
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        if grade.cell.cell_type != "code":
+                            continue  # manually graded answers are the instructor's
+                        auto += grade.auto_score or 0.0
+                        passes[name].setdefault(grade.name, []).append((grade.auto_score or 0.0) >= grade.max_score)
+                scores[name][submission.student.id] = auto
+    return scores, maxima, passes
+
+
+def _db_url(course: Path) -> str:
+    return os.environ.get("NNLAB_GRADEBOOK_URL", "sqlite:///" + str(course / "gradebook.db"))
+
+
+def _figure_html(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    data = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="figure" src="data:image/png;base64,{data}">'
+
+
+def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]) -> Path:
+    """``report/index.html``: distributions, failure rates, problems; ``report/outcomes.json``."""
+    import matplotlib
+
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    scores, maxima, passes = _scores(course, names)
+    by_key = {(o.student, o.assignment): o for o in outcomes}
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>Grade report</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:.2em .6em;text-align:left}.bad{color:#a00}</style></head><body>",
+        f"<h1>Grade report: {html.escape(course.name)}</h1>",
+        f"<p>{len(outcomes)} submissions; generated {time.strftime('%Y-%m-%d %H:%M')}. Scores are the autograded "
+        "points; manually graded answers are added in the formgrader.</p>",
+    ]
+    problems = [o for o in outcomes if o.status != "graded" or o.timed_out_cells]
+    parts.append("<h2>Submissions that need attention</h2>")
+    if problems:
+        parts.append("<table><tr><th>student</th><th>assignment</th><th>what happened</th></tr>")
+        for o in problems:
+            what = o.status if o.status != "graded" else f"{o.timed_out_cells} cell(s) timed out"
+            detail = f": {o.detail}" if o.detail else ""
+            parts.append(f"<tr class='bad'><td>{html.escape(o.student)}</td><td>{html.escape(o.assignment)}</td>"
+                         f"<td>{html.escape(what + detail)}</td></tr>")
+        parts.append("</table>")
+    else:
+        parts.append("<p>None: every submission was graded without a timeout or a crash.</p>")
+    for name in names:
+        parts.append(f"<h2>{html.escape(name)}</h2>")
+        maximum = maxima.get(name, 0.0)
+        values = [scores[name].get(student, 0.0) for student, assignment in by_key if assignment == name]
+        if not values:
+            parts.append("<p>No submissions.</p>")
+            continue
+        figure, axes = plt.subplots(1, 2, figsize=(10, 3))
+        axes[0].hist(values, bins=[x - 0.5 for x in range(int(maximum) + 2)], color="tab:blue")
+        axes[0].set(title=f"autograded score (max {maximum:g})", xlabel="points", ylabel="students")
+        tests = sorted(passes[name])
+        rates = [1 - sum(passes[name][t]) / len(passes[name][t]) for t in tests]
+        axes[1].barh(range(len(tests)), rates, color="tab:red")
+        axes[1].set_yticks(range(len(tests)), tests, fontsize="small")
+        axes[1].invert_yaxis()
+        axes[1].set(title="failure rate per test", xlim=(0, 1))
+        figure.tight_layout()
+        parts.append(_figure_html(figure))
+        plt.close(figure)
+        mean = sum(values) / len(values)
+        parts.append(f"<p>{len(values)} submissions, mean {mean:.2f} / {maximum:g}.</p>")
+        parts.append("<table><tr><th>test</th><th>failed</th></tr>")
+        for test, rate in zip(tests, rates):
+            parts.append(f"<tr><td>{html.escape(test)}</td><td>{rate:.0%}</td></tr>")
+        parts.append("</table>")
+    parts.append("</body></html>")
+    report = course / "report"
+    report.mkdir(exist_ok=True)
+    (report / "index.html").write_text("\n".join(parts))
+    (report / "outcomes.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
+    return report / "index.html"
+
+
+def export_grades(course: Path) -> Path:
+    target = course / "grades.csv"
+    done = _run(course, "export", "--to", str(target))
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader export failed:\n{done.stdout}\n{done.stderr}")
+    return target
+
+
+def grade(course: Path, timeout: float = 1800.0) -> list[Outcome]:
+    """Autograde every submission, generate feedback, export grades, write the report."""
+    names = release(course)
+    pairs, outcomes = submissions(course, names)
+    outcomes = list(outcomes)
+    for student, assignment in pairs:
+        outcome = autograde_one(course, student, assignment, timeout)
+        outcomes.append(outcome)
+        note = f" ({outcome.detail})" if outcome.detail else ""
+        print(f"{outcome.status:>9}  {student}/{assignment}  {outcome.seconds:.1f} s{note}", flush=True)
+    for name in names:
+        if any(a == name for _, a in pairs):
+            done = _run(course, "generate_feedback", name, "--force")
+            if done.returncode != 0:
+                print(f"warning: feedback for {name} was not fully generated:\n{done.stderr[-2000:]}", file=sys.stderr)
+    export_grades(course)
+    report = write_report(course, names, outcomes)
+    print(f"grades: {course / 'grades.csv'}\nreport: {report}")
+    return outcomes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nnlab.course", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["release", "grade"])
+    parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
+    args = parser.parse_args(argv)
+    course = args.course.resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        parser.error(f"{course} has no nbgrader_config.py: pass the course root with --course")
+    if args.command == "release":
+        release(course)
+    else:
+        grade(course, args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
