@@ -145,34 +145,38 @@ def autograde_one(course: Path, student: str, assignment: str, timeout: float) -
     return Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(graded))
 
 
-def _scores(course: Path, names: Sequence[str]) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, list[bool]]]]:
-    """Auto scores per assignment and student, the maximum auto score of each assignment,
-    and, per assignment and test cell, whether each graded submission passed it."""
+def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
+    """Autograded points of every test cell, per student: ``{student: {grade_id: points}}``."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    scores: dict[str, dict[str, float]] = {name: {} for name in names}
-    maxima: dict[str, float] = {}
-    passes: dict[str, dict[str, list[bool]]] = {name: {} for name in names}
-    url = _db_url(course)
-    with Gradebook(url) as gradebook:
-        for name in names:
-            try:
-                assignment = gradebook.find_assignment(name)
-            except MissingEntry:
-                continue
-            maxima[name] = sum(
-                cell.max_score for notebook in assignment.notebooks for cell in notebook.grade_cells if cell.cell_type == "code"
-            )
-            for submission in assignment.submissions:
-                auto = 0.0
-                for notebook in submission.notebooks:
-                    for grade in notebook.grades:
-                        if grade.cell.cell_type != "code":
-                            continue  # manually graded answers are the instructor's
-                        auto += grade.auto_score or 0.0
-                        passes[name].setdefault(grade.name, []).append((grade.auto_score or 0.0) >= grade.max_score)
-                scores[name][submission.student.id] = auto
-    return scores, maxima, passes
+    result: dict[str, dict[str, float]] = {}
+    with Gradebook(_db_url(course)) as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return result
+        for submission in found.submissions:
+            cells = result.setdefault(submission.student.id, {})
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.cell_type == "code":  # manually graded answers are the instructor's
+                        cells[grade.name] = float(grade.auto_score or 0.0)
+    return result
+
+
+def max_cell_scores(course: Path, assignment: str) -> dict[str, float]:
+    """The points of every autograded test cell of ``assignment``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(_db_url(course)) as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return {}
+        return {
+            cell.name: float(cell.max_score)
+            for notebook in found.notebooks for cell in notebook.grade_cells if cell.cell_type == "code"
+        }
 
 
 def _db_url(course: Path) -> str:
@@ -193,7 +197,6 @@ def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    scores, maxima, passes = _scores(course, names)
     by_key = {(o.student, o.assignment): o for o in outcomes}
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'><title>Grade report</title>",
@@ -217,16 +220,19 @@ def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]
         parts.append("<p>None: every submission was graded without a timeout or a crash.</p>")
     for name in names:
         parts.append(f"<h2>{html.escape(name)}</h2>")
-        maximum = maxima.get(name, 0.0)
-        values = [scores[name].get(student, 0.0) for student, assignment in by_key if assignment == name]
+        per_cell = cell_scores(course, name)
+        maxima = max_cell_scores(course, name)
+        maximum = sum(maxima.values())
+        values = [sum(per_cell.get(student, {}).values()) for student, assignment in by_key if assignment == name]
         if not values:
             parts.append("<p>No submissions.</p>")
             continue
         figure, axes = plt.subplots(1, 2, figsize=(10, 3))
         axes[0].hist(values, bins=[x - 0.5 for x in range(int(maximum) + 2)], color="tab:blue")
         axes[0].set(title=f"autograded score (max {maximum:g})", xlabel="points", ylabel="students")
-        tests = sorted(passes[name])
-        rates = [1 - sum(passes[name][t]) / len(passes[name][t]) for t in tests]
+        tests = sorted(maxima)
+        rates = [sum(per_cell.get(student, {}).get(t, 0.0) < maxima[t] for student, assignment in by_key
+                     if assignment == name) / len(values) for t in tests]
         axes[1].barh(range(len(tests)), rates, color="tab:red")
         axes[1].set_yticks(range(len(tests)), tests, fontsize="small")
         axes[1].invert_yaxis()

@@ -227,3 +227,23 @@ def forbid(modules: Iterable[types.ModuleType], task: str, names: Iterable[str] 
 def forbidden_functions(modules: Iterable[types.ModuleType]) -> list[Callable]:
     """The public functions of ``modules``, for :func:`assert_no_delegation`."""
     return [f for module in modules for f in _public_functions(module).values()]
+
+
+@contextlib.contextmanager
+def substitute(namespace: dict, **replacements: object):
+    """Temporarily bind names in ``namespace`` (a notebook's ``globals()``) to other objects.
+
+    Grades each task on its own: while ``he_normal_`` is tested, ``fans`` is the reference,
+    so a mistake in the student's ``fans`` costs the points of ``fans`` only.
+    """
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value

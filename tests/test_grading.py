@@ -129,3 +129,14 @@ def test_no_delegation_catches_captured_references():
         g.assert_no_delegation(scope["sneaky"], g.forbidden_functions([torch.nn.init]), "xavier_uniform_")
     exec("def honest(w):\n    return w.uniform_(-1, 1)", scope)
     g.assert_no_delegation(scope["honest"], g.forbidden_functions([torch.nn.init]), "xavier_uniform_")
+
+
+def test_substitute_lends_a_name_and_restores_it():
+    namespace = {"fans": "student's", "other": 1}
+    with g.substitute(namespace, fans="reference", extra=2):
+        assert namespace["fans"] == "reference" and namespace["extra"] == 2
+    assert namespace == {"fans": "student's", "other": 1}
+    with pytest.raises(RuntimeError):
+        with g.substitute(namespace, fans="reference"):
+            raise RuntimeError
+    assert namespace["fans"] == "student's"

@@ -1,0 +1,348 @@
+"""The instructor's cycle, end to end, through the real nbgrader commands.
+
+A temporary copy of the course is released; then a synthetic class is graded: the
+instructor's solution (full marks), the released notebook as is (zero), planted wrong
+answers (each loses exactly the points of its task), and submissions that loop forever,
+kill their kernel, or print warnings and progress bars.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nnlab import course as course_tools
+
+ROOT = Path(__file__).resolve().parents[1]
+COURSE = ROOT / "exercises"
+
+# The exercise contract: every task is a solution cell named after it.
+CONTRACT = {
+    "initialization": ["fans", "xavier_uniform_", "xavier_normal_", "he_normal_", "lecun_normal_"],
+    "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
+}
+
+# Planted wrong answers: (assignment, task, replacement source, tasks expected to lose all their points,
+# tasks expected to lose only their hidden points).
+WRONG = {
+    "fans_swapped": ("initialization", "fans", """
+def fans(weight):
+    receptive = math.prod(weight.shape[2:])
+    return int(weight.shape[0] * receptive), int(weight.shape[1] * receptive)
+""", ["fans"], []),
+    "fans_no_kernel": ("initialization", "fans", """
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return int(weight.shape[1]), int(weight.shape[0])
+""", ["fans"], []),
+    "fans_as_list": ("initialization", "fans", """
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    receptive = math.prod(weight.shape[2:])
+    return [weight.shape[1] * receptive, weight.shape[0] * receptive]
+""", ["fans"], []),
+    "xavier_no_gain": ("initialization", "xavier_uniform_", """
+def xavier_uniform_(weight, gain=1.0):
+    fan_in, fan_out = fans(weight)
+    bound = math.sqrt(6.0 / (fan_in + fan_out))
+    with torch.no_grad():
+        return weight.uniform_(-bound, bound)
+""", [], ["xavier_uniform_"]),
+    "xavier_variance_as_std": ("initialization", "xavier_normal_", """
+def xavier_normal_(weight, gain=1.0):
+    fan_in, fan_out = fans(weight)
+    with torch.no_grad():
+        return weight.normal_(0.0, gain * 2.0 / (fan_in + fan_out))
+""", ["xavier_normal_"], []),
+    "xavier_delegates": ("initialization", "xavier_uniform_", """
+def xavier_uniform_(weight, gain=1.0):
+    return torch.nn.init.xavier_uniform_(weight, gain=gain)
+""", ["xavier_uniform_"], []),
+    "he_ignores_mode": ("initialization", "he_normal_", """
+def he_normal_(weight, mode="fan_in"):
+    fan_in, _ = fans(weight)
+    with torch.no_grad():
+        return weight.normal_(0.0, math.sqrt(2.0 / fan_in))
+""", [], ["he_normal_"]),
+    "he_captured_reference": ("initialization", "he_normal_", """
+from torch.nn.init import kaiming_normal_ as _helper
+
+def he_normal_(weight, mode="fan_in"):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(mode)
+    return _helper(weight, mode=mode, nonlinearity="relu")
+""", ["he_normal_"], []),
+    "he_not_in_place": ("initialization", "he_normal_", """
+def he_normal_(weight, mode="fan_in"):
+    if mode not in ("fan_in", "fan_out"):
+        raise ValueError(mode)
+    fan_in, fan_out = fans(weight)
+    fan = fan_in if mode == "fan_in" else fan_out
+    return torch.randn(weight.shape) * math.sqrt(2.0 / fan)
+""", ["he_normal_"], []),
+    "lecun_twice": ("initialization", "lecun_normal_", """
+def lecun_normal_(weight):
+    fan_in, _ = fans(weight)
+    with torch.no_grad():
+        return weight.normal_(0.0, math.sqrt(2.0 / fan_in))
+""", ["lecun_normal_"], []),
+    "output_size_seed_formula": ("cnn_sizing", "conv_output_size", """
+def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    return (n - 2 + 2 * padding) // stride + 1
+""", ["conv_output_size"], []),
+    "output_size_float": ("cnn_sizing", "conv_output_size", """
+def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
+    if kernel_size < 1 or stride < 1:
+        raise ValueError("bad")
+    size = math.floor((n + 2 * padding - dilation * (kernel_size - 1) - 1) / stride) + 1.0
+    if size < 1:
+        raise ValueError("does not fit")
+    return size
+""", ["conv_output_size"], []),
+    "params_ignore_groups": ("cnn_sizing", "conv_params", """
+def conv_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
+    elements = kernel_size * kernel_size if isinstance(kernel_size, int) else math.prod(kernel_size)
+    return out_channels * in_channels * elements + (out_channels if bias else 0)
+""", [], ["conv_params"]),
+    "params_delegate": ("cnn_sizing", "conv_params", """
+import nnlab.cnn_sizing
+
+def conv_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
+    return nnlab.cnn_sizing.conv_params(in_channels, out_channels, kernel_size, bias, groups)
+""", ["conv_params"], []),
+    "separable_no_bias": ("cnn_sizing", "separable_conv_params", """
+def separable_conv_params(in_channels, out_channels, kernel_size, bias=True):
+    return conv_params(in_channels, in_channels, kernel_size, False, groups=in_channels) + in_channels * out_channels
+""", ["separable_conv_params"], []),
+    "receptive_ignores_stride": ("cnn_sizing", "receptive_field", """
+def receptive_field(layers):
+    return 1 + sum(kernel - 1 for kernel, stride in layers)
+""", ["receptive_field"], []),
+}
+
+# Submissions that misbehave. Each replaces the first task's solution cell of its assignment.
+LOOP_FOREVER = "while True:\n    pass"
+KILL_KERNEL = "import os\nos._exit(1)"
+NOISY_PREFIX = '''
+import sys, warnings
+from tqdm.auto import tqdm
+warnings.warn("a warning from the student's own code")
+for _ in tqdm(range(3), desc="progress from the student's own code"):
+    pass
+print("a line on stderr", file=sys.stderr)
+'''
+
+
+def _read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def _solution_cell(notebook: nbformat.NotebookNode, grade_id: str) -> nbformat.NotebookNode:
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution") and meta.get("grade_id") == grade_id:
+            return cell
+    raise KeyError(grade_id)
+
+
+def _submit(course: Path, student: str, assignment: str, notebook: nbformat.NotebookNode) -> None:
+    folder = course / "submitted" / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{assignment}.ipynb")
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def _task_cells(maxima: dict[str, float], task: str) -> dict[str, float]:
+    return {cell: points for cell, points in maxima.items() if cell in (f"{task}_visible", f"{task}_hidden")}
+
+
+# ---------------------------------------------------------------- fast checks on the sources
+
+
+@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+def test_every_contract_task_has_a_solution_cell_then_visible_then_hidden_tests(assignment):
+    notebook = _read(COURSE / "source" / assignment / f"{assignment}.ipynb")
+    cells = notebook.cells
+    for task in CONTRACT[assignment]:
+        index = cells.index(_solution_cell(notebook, task))
+        following = []
+        for cell in cells[index + 1:]:
+            meta = cell.metadata.get("nbgrader", {})
+            if not (meta.get("grade") and cell.cell_type == "code"):
+                break
+            following.append(cell)
+        assert following, f"{task}: no test cell follows its solution cell"
+        hidden = ["### BEGIN HIDDEN TESTS" in cell.source for cell in following]
+        assert any(hidden), f"{task}: no hidden tests"
+        assert not hidden[0], f"{task}: visible tests must come before hidden ones"
+        for cell in following:
+            meta = cell.metadata["nbgrader"]
+            assert meta["locked"] and meta["points"] > 0
+            assert meta["grade_id"].startswith(task)
+    ids = [c.metadata["nbgrader"]["grade_id"] for c in cells if "nbgrader" in c.metadata]
+    assert len(ids) == len(set(ids)), "grade ids must be unique"
+    assert any(c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade") for c in cells), \
+        "a manually graded hypothesis-and-verdict answer"
+
+
+def test_source_notebooks_carry_no_outputs():
+    for path in (COURSE / "source").glob("*/*.ipynb"):
+        for cell in _read(path).cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"{path.name} holds outputs"
+
+
+def test_contract_covers_every_source_assignment():
+    assert set(course_tools.assignments(COURSE)) == set(CONTRACT)
+
+
+# ---------------------------------------------------------------- the full cycle (slow)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """A released course copy, a synthetic class, and the outcome of grading it."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNLAB_CELL_TIMEOUT", "15")  # a looping cell is interrupted after 15 s
+        patch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
+        course_tools.release(course)
+        for assignment in CONTRACT:
+            source = _read(course / "source" / assignment / f"{assignment}.ipynb")
+            _submit(course, "instructor", assignment, source)
+            _submit(course, "blank", assignment, _read(course / "release" / assignment / f"{assignment}.ipynb"))
+            first = CONTRACT[assignment][0]
+            for student, replace in [("looper", LOOP_FOREVER), ("killer", KILL_KERNEL)]:
+                notebook = _read(course / "source" / assignment / f"{assignment}.ipynb")
+                _solution_cell(notebook, first).source = replace
+                _submit(course, student, assignment, notebook)
+            noisy = _read(course / "source" / assignment / f"{assignment}.ipynb")
+            for task in CONTRACT[assignment]:
+                cell = _solution_cell(noisy, task)
+                # every call of the function warns, shows a progress bar and writes to stderr
+                lines = [line for line in cell.source.splitlines() if "SOLUTION" not in line]
+                header = next(i for i, line in enumerate(lines) if line.startswith(f"def {task}("))
+                after_docstring = header + 2 if '"""' in lines[header + 1] else header + 1
+                noise = ["    " + line for line in NOISY_PREFIX.strip().splitlines()]
+                lines[after_docstring:after_docstring] = noise
+                cell.source = "\n".join(lines)
+            _submit(course, "noisy", assignment, noisy)
+        for student, (assignment, task, source, *_rest) in WRONG.items():
+            notebook = _read(course / "source" / assignment / f"{assignment}.ipynb")
+            _solution_cell(notebook, task).source = source.strip()
+            _submit(course, student, assignment, notebook)
+        (course / "submitted" / "bad id!" / "initialization").mkdir(parents=True)
+        before = {name: _digest(course / name) for name in ("source", "release", "submitted")}
+        outcomes = course_tools.grade(course, timeout=600)
+        after = {name: _digest(course / name) for name in ("source", "release", "submitted")}
+    return course, outcomes, before, after
+
+
+def _scores(course: Path, assignment: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    return course_tools.cell_scores(course, assignment), course_tools.max_cell_scores(course, assignment)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", sorted(CONTRACT))
+def test_instructor_solution_scores_full_marks_and_release_scores_zero(graded_class, assignment):
+    course, outcomes, *_ = graded_class
+    scores, maxima = _scores(course, assignment)
+    assert sum(maxima.values()) > 0
+    assert scores["instructor"] == maxima, "the instructor solution must pass every test"
+    assert sum(scores["blank"].values()) == 0
+    assert {(o.student, o.status) for o in outcomes if o.assignment == assignment} >= {("instructor", "graded"), ("blank", "graded")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", sorted(WRONG))
+def test_each_planted_mistake_loses_exactly_its_points(graded_class, student):
+    course, *_ = graded_class
+    assignment, task, _source, loses_all, loses_hidden = WRONG[student]
+    scores, maxima = _scores(course, assignment)
+    got = scores[student]
+    expected = dict(maxima)
+    for lost in loses_all:
+        expected.update({cell: 0.0 for cell in _task_cells(maxima, lost)})
+    for lost in loses_hidden:
+        expected[f"{lost}_hidden"] = 0.0
+        assert got[f"{lost}_visible"] == maxima[f"{lost}_visible"], f"{student}: visible tests should still pass"
+    assert got == expected, f"{student}: per-test scores differ from the expected ones"
+
+
+@pytest.mark.slow
+def test_failures_carry_messages_that_teach(graded_class):
+    course, *_ = graded_class
+    graded = json.loads((course / "autograded" / "fans_no_kernel" / "initialization" / "initialization.ipynb").read_text())
+    errors = [o for cell in graded["cells"] for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+    messages = "\n".join(o["evalue"] for o in errors)
+    assert "fans(torch.empty(16, 8, 3, 5)) returned (8, 16); expected (120, 240)" in messages
+    assert "multiply both fans by the kernel size 3·5 = 15" in messages
+    delegated = json.loads((course / "autograded" / "xavier_delegates" / "initialization" / "initialization.ipynb").read_text())
+    evalues = [o["evalue"] for c in delegated["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert any("torch.nn.init.xavier_uniform_" in v and "no credit" in v for v in evalues)
+
+
+@pytest.mark.slow
+def test_misbehaving_submissions_affect_only_themselves(graded_class):
+    course, outcomes, *_ = graded_class
+    status = {(o.student, o.assignment): o for o in outcomes}
+    for assignment in CONTRACT:
+        scores, maxima = _scores(course, assignment)
+        first = CONTRACT[assignment][0]
+        # The looping cell is interrupted; its task scores 0 (the function is never defined),
+        # every other task keeps its points.
+        assert status["looper", assignment].status == "graded"
+        assert status["looper", assignment].timed_out_cells >= 1
+        for cell, points in maxima.items():
+            expected = 0.0 if cell.startswith(first) else points
+            assert scores["looper"][cell] == expected, (assignment, cell)
+        # A killed kernel: nothing for that submission, a clear line in the report.
+        assert status["killer", assignment].status == "crashed"
+        assert sum(scores.get("killer", {}).values()) == 0
+        # Warnings, progress bars and stderr in correct code keep full marks.
+        assert scores["noisy"] == maxima
+        assert scores["instructor"] == maxima  # graded after the misbehaving ones, unaffected
+    assert status["bad id!", "initialization"].status == "rejected"
+
+
+@pytest.mark.slow
+def test_grading_leaves_inputs_untouched_and_writes_its_outputs(graded_class):
+    course, outcomes, before, after = graded_class
+    assert before == after, "source/, release/ and submitted/ must be byte-for-byte unchanged"
+    rows = (course / "grades.csv").read_text().splitlines()
+    assert rows[0].startswith("assignment,") and len(rows) > 2 * len(CONTRACT)
+    report = (course / "report" / "index.html").read_text()
+    assert "killer" in report and "crashed" in report and "timed out" in report
+    assert report.count("<img") == len(CONTRACT)
+    for assignment in CONTRACT:
+        assert (course / "feedback" / "instructor" / assignment / f"{assignment}.html").is_file()
+    recorded = json.loads((course / "report" / "outcomes.json").read_text())
+    assert len(recorded) == len(outcomes)
+
+
+@pytest.mark.slow
+def test_regrading_gives_the_same_grades(graded_class):
+    course, *_ = graded_class
+    first = {a: course_tools.cell_scores(course, a) for a in CONTRACT}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNLAB_CELL_TIMEOUT", "15")
+        for student in ("instructor", "fans_swapped", "params_ignore_groups"):
+            assignment = WRONG.get(student, ("initialization",))[0]
+            outcome = course_tools.autograde_one(course, student, assignment, timeout=600)
+            assert outcome.status == "graded"
+    again = {a: course_tools.cell_scores(course, a) for a in CONTRACT}
+    assert again == first
