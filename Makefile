@@ -8,14 +8,16 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab clean
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab release grade clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
 	@echo "make test        everything CI checks: unit tests, benchmark smoke runs, the book with warnings as errors"
 	@echo "make test-fast   the unit tests only (about a minute)"
 	@echo "make benchmarks  the full benchmarks (minutes), printing JSON lines"
-	@echo "make lab         JupyterLab on the course notebooks"
+	@echo "make lab         JupyterLab for students: the assignments (Assignments tab, Validate button) and the chapters"
+	@echo "make release     generate exercises/release/ from exercises/source/"
+	@echo "make grade       autograde exercises/submitted/, feedback, exercises/grades.csv, exercises/report/index.html"
 	@echo "make env         create .venv and install requirements.txt and nnlab (a no-op when up to date)"
 	@echo "make clean       remove _build (keeps .venv)"
 
@@ -58,17 +60,27 @@ benchmarks: env
 	$(BIN)/python benchmarks/train_mnist1d.py
 	$(BIN)/python benchmarks/fit_overhead.py
 
-# JupyterLab opens the MyST chapters (book/*.md) as notebooks through jupytext.
+# Students work in student/ (never overwritten): the Assignments tab fetches and submits
+# through a local exchange, and the chapters (book/*.md) open as notebooks through jupytext.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Jupyter refuses to run as root (containers often are) unless told.
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+COURSE := $(BIN)/python -m nnlab.course --course exercises
 
 lab: env $(LAB_OVERRIDES)
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/jupyter lab --notebook-dir=book $(LAB_FLAGS)
+	$(COURSE) lab --workspace student
+	@ln -sfn ../book student/book
+	cd student && PATH=$(CURDIR)/$(BIN):$$PATH NNLAB_PROGRESS=1 ../$(BIN)/jupyter lab $(LAB_FLAGS)
 
 $(LAB_OVERRIDES): $(STAMP)
 	@mkdir -p $(dir $@)
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
+
+release: env
+	$(COURSE) release
+
+grade: env
+	$(COURSE) grade
 
 clean:
 	rm -rf _build

@@ -2,6 +2,7 @@
 
     python -m nnlab.course release [--course exercises]
     python -m nnlab.course grade   [--course exercises]
+    python -m nnlab.course lab     [--course exercises] [--workspace student]
 
 ``release`` generates ``release/<assignment>/`` from ``source/`` for every assignment (and
 registers it in the gradebook). ``grade`` autogrades every submission found at
@@ -230,6 +231,7 @@ def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]
         figure, axes = plt.subplots(1, 2, figsize=(10, 3))
         axes[0].hist(values, bins=[x - 0.5 for x in range(int(maximum) + 2)], color="tab:blue")
         axes[0].set(title=f"autograded score (max {maximum:g})", xlabel="points", ylabel="students")
+        axes[0].yaxis.get_major_locator().set_params(integer=True)
         tests = sorted(maxima)
         rates = [sum(per_cell.get(student, {}).get(t, 0.0) < maxima[t] for student, assignment in by_key
                      if assignment == name) / len(values) for t in tests]
@@ -252,6 +254,46 @@ def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]
     (report / "index.html").write_text("\n".join(parts))
     (report / "outcomes.json").write_text(json.dumps([asdict(o) for o in outcomes], indent=1))
     return report / "index.html"
+
+
+def exchange_root(course: Path) -> Path:
+    """The local exchange through which students fetch and submit on this machine."""
+    return Path(os.environ.get("NNLAB_EXCHANGE", course / "exchange"))
+
+
+def prepare_lab(course: Path, workspace: Path) -> Path:
+    """Release every assignment to the local exchange and prepare a student workspace.
+
+    JupyterLab started in ``workspace`` lists the assignments in its Assignments tab (Fetch
+    copies one into the workspace, Submit hands it in) and validates notebooks with the
+    Validate button. Work already in the workspace is never overwritten.
+    """
+    names = release(course)
+    exchange = exchange_root(course)
+    exchange.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        done = _run(course, "release_assignment", name, "--force", f"--Exchange.root={exchange}")
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader release_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
+    workspace.mkdir(parents=True, exist_ok=True)
+    config = workspace / "nbgrader_config.py"
+    course_id = _course_id(course)
+    text = (
+        "# Written by `make lab`: this workspace belongs to the local course below.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course_id!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+    )
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    return workspace
+
+
+def _course_id(course: Path) -> str:
+    match = re.search(r"course_id\s*=\s*[\"']([^\"']+)[\"']", (course / "nbgrader_config.py").read_text())
+    if not match:
+        raise ValueError(f"{course / 'nbgrader_config.py'} sets no CourseDirectory.course_id")
+    return match.group(1)
 
 
 def export_grades(course: Path) -> Path:
@@ -285,15 +327,19 @@ def grade(course: Path, timeout: float = 1800.0) -> list[Outcome]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nnlab.course", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["release", "grade"])
+    parser.add_argument("command", choices=["release", "grade", "lab"])
     parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
+    parser.add_argument("--workspace", type=Path, default=default_course().parent / "student",
+                        help="the student workspace prepared by 'lab'")
     args = parser.parse_args(argv)
     course = args.course.resolve()
     if not (course / "nbgrader_config.py").is_file():
         parser.error(f"{course} has no nbgrader_config.py: pass the course root with --course")
     if args.command == "release":
         release(course)
+    elif args.command == "lab":
+        prepare_lab(course, args.workspace.resolve())
     else:
         grade(course, args.timeout)
     return 0

@@ -346,3 +346,22 @@ def test_regrading_gives_the_same_grades(graded_class):
             assert outcome.status == "graded"
     again = {a: course_tools.cell_scores(course, a) for a in CONTRACT}
     assert again == first
+
+
+@pytest.mark.slow
+def test_lab_releases_to_a_local_exchange_and_keeps_student_work(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "source", course / "source")
+    shutil.copy(COURSE / "nbgrader_config.py", course)
+    workspace = tmp_path / "student"
+    (workspace / "initialization").mkdir(parents=True)
+    work = workspace / "initialization" / "initialization.ipynb"
+    work.write_text("the student's own work")
+    monkeypatch.delenv("NNLAB_EXCHANGE", raising=False)
+    for _ in range(2):  # running it again changes nothing the student made
+        course_tools.prepare_lab(course, workspace)
+    outbound = course / "exchange" / "nnlab-training-by-experiment" / "outbound"
+    assert sorted(p.name for p in outbound.iterdir()) == sorted(CONTRACT)
+    assert work.read_text() == "the student's own work"
+    config = (workspace / "nbgrader_config.py").read_text()
+    assert "nnlab-training-by-experiment" in config and str(course / "exchange") in config
