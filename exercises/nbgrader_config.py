@@ -30,3 +30,18 @@ c.IgnorePattern.pattern = r"[\s\S]"
 # Keep a flood of output from filling the autograded notebooks.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50
+
+# Student code runs in a sandbox while it is autograded (see nnlab/sandbox.py): no network,
+# the course hidden, limits on memory and processes. NNLAB_SANDBOX=off opts out.
+import nnlab.sandbox  # noqa: E402
+
+if nnlab.sandbox.enabled():
+    c.Autograde.autograde_preprocessors = nnlab.sandbox.autograde_preprocessors()
+
+# Feedback shows each hidden test's verdict and message, never its code (see nnlab/feedback.py).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+import nnlab.feedback  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, nnlab.feedback.HideHiddenTests, CSSHTMLHeaderPreprocessor]

@@ -58,9 +58,22 @@ def _nbgrader(course: Path) -> list[str]:
     return [str(executable)] if executable.exists() else [sys.executable, "-m", "nbgrader"]
 
 
-def _environment() -> dict[str, str]:
+def _hidden_from_students(course: Path) -> list[Path]:
+    """What the sandbox hides besides homes and /tmp: the course (solutions, hidden tests,
+    the gradebook, every submission) and the history of the repository holding it."""
+    hidden = [course.resolve()]
+    for parent in [course.resolve(), *course.resolve().parents]:
+        if (parent / ".git").exists():
+            hidden.append(parent / ".git")
+            break
+    return hidden
+
+
+def _environment(course: Path | None = None) -> dict[str, str]:
     # nbgrader runs alembic as a subprocess: the environment's bin/ must be on PATH.
     env = dict(os.environ)
+    if course is not None:
+        env["NNLAB_SANDBOX_HIDE"] = os.pathsep.join(str(p) for p in _hidden_from_students(course))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env.setdefault("NNLAB_PROGRESS", "0")
     env.setdefault("MPLBACKEND", "agg")
@@ -69,7 +82,8 @@ def _environment() -> dict[str, str]:
 
 def _run(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*_nbgrader(course), *args], cwd=course, env=_environment(), capture_output=True, text=True, timeout=timeout
+        [*_nbgrader(course), *args], cwd=course, env=_environment(course), capture_output=True, text=True,
+        timeout=timeout,
     )
 
 
@@ -304,8 +318,30 @@ def export_grades(course: Path) -> Path:
     return target
 
 
+def check_isolation(course: Path) -> None:
+    """Refuse to grade unless student code will run in the sandbox (or the instructor opted out)."""
+    from nnlab import sandbox
+
+    if not sandbox.enabled():
+        print("warning: NNLAB_SANDBOX=off: student code runs with your rights, next to the tests", file=sys.stderr)
+        return
+    sandbox.check_available()
+    probe = subprocess.run(
+        [sys.executable, "-c", "from traitlets.config.loader import PyFileConfigLoader as L; "
+         "c = L('nbgrader_config.py', path='.').load_config(); "
+         "print(','.join(p.__name__ for p in c.Autograde.autograde_preprocessors))"],
+        cwd=course, env=_environment(course), capture_output=True, text=True,
+    )
+    if probe.returncode != 0 or "SandboxExecute" not in probe.stdout:
+        raise RuntimeError(
+            f"{course / 'nbgrader_config.py'} does not run kernels in the sandbox (nbgrader would silently grade "
+            f"without it):\n{probe.stderr.strip()[-2000:]}"
+        )
+
+
 def grade(course: Path, timeout: float = 1800.0) -> list[Outcome]:
     """Autograde every submission, generate feedback, export grades, write the report."""
+    check_isolation(course)
     names = release(course)
     pairs, outcomes = submissions(course, names)
     outcomes = list(outcomes)

@@ -1,0 +1,236 @@
+"""Run student code isolated: bubblewrap, no network, the course hidden, limits on resources.
+
+While a submission is autograded, nbgrader itself (which reads the hidden tests and writes
+the gradebook) runs as usual; only the *kernel*, where the student's code executes, is
+started inside a bubblewrap sandbox by :class:`SandboxKernelManager`:
+
+* its own mount namespace: the whole file system read-only, with the course directory
+  (solutions, hidden tests, the gradebook, every submission), home directories and ``/tmp``
+  replaced by empty folders; the only writable place is the kernel's own scratch folder;
+* no network (its own, empty, network namespace), its own process and IPC namespaces;
+* limits: address space (``NNLAB_SANDBOX_MEMORY``, default 4 GiB), processes (a cgroup where
+  one can be made, else ``RLIMIT_NPROC``), file size and CPU time;
+* its output goes to a size-limited file, and it dies with the grader.
+
+The kernel talks to nbgrader over Unix sockets in its private folder. Where bubblewrap is not
+installed or cannot run, grading stops with a message saying so, unless the instructor opts
+out with ``NNLAB_SANDBOX=off``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+
+GiB = 1024**3
+
+
+class SandboxUnavailable(RuntimeError):
+    """bubblewrap is missing or cannot create a sandbox on this machine."""
+
+
+def _parse_size(text: str) -> int:
+    units = {"k": 1024, "m": 1024**2, "g": GiB}
+    text = text.strip().lower().removesuffix("b").removesuffix("i")
+    if text and text[-1] in units:
+        return int(float(text[:-1]) * units[text[-1]])
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one sandboxed kernel."""
+
+    memory: int = 4 * GiB  # address space of each process, bytes
+    processes: int = 256  # processes and threads of the sandbox
+    file_size: int = 256 * 1024**2  # largest file it may write, bytes
+    cpu_seconds: int = 3600  # CPU time of each process
+
+    @classmethod
+    def from_environment(cls) -> "Limits":
+        memory = os.environ.get("NNLAB_SANDBOX_MEMORY")
+        processes = os.environ.get("NNLAB_SANDBOX_PROCESSES")
+        return cls(
+            memory=_parse_size(memory) if memory else cls.memory,
+            processes=int(processes) if processes else cls.processes,
+        )
+
+
+def enabled() -> bool:
+    """Whether grading runs student code in the sandbox (``NNLAB_SANDBOX=off`` opts out)."""
+    return os.environ.get("NNLAB_SANDBOX", "on").strip().lower() not in ("0", "off", "false", "no")
+
+
+@functools.lru_cache(maxsize=1)
+def check_available() -> str:
+    """The bwrap executable, after checking that it can create a sandbox here."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(
+            "bubblewrap (bwrap) is not installed, so student code cannot be isolated. Install it "
+            "(Debian/Ubuntu: apt-get install bubblewrap), or grade without isolation with NNLAB_SANDBOX=off."
+        )
+    probe = subprocess.run(
+        [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all", "--die-with-parent",
+         "--", "true"],
+        capture_output=True, text=True, timeout=60,
+    )
+    if probe.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap cannot create a sandbox on this machine ({probe.stderr.strip()}). Allow user "
+            "namespaces, run the grader as root, or grade without isolation with NNLAB_SANDBOX=off."
+        )
+    return bwrap
+
+
+def hidden_paths() -> list[Path]:
+    """Paths replaced by empty folders in the sandbox: ``NNLAB_SANDBOX_HIDE`` (``os.pathsep``
+    separated, set by the grader to the course root) plus homes and temporary folders."""
+    paths = [Path(p) for p in os.environ.get("NNLAB_SANDBOX_HIDE", "").split(os.pathsep) if p]
+    paths += [Path.home(), Path("/home"), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")]
+    unique: list[Path] = []
+    for path in paths:
+        path = Path(os.path.realpath(path))
+        if path.exists() and path not in unique:
+            unique.append(path)
+    # Parents first: a folder hidden inside another hidden folder is then hidden too.
+    return sorted(unique, key=lambda p: len(p.parts))
+
+
+def _needed_inside(hidden: list[Path]) -> list[Path]:
+    """Parts of hidden folders the kernel needs: the Python installation and the packages."""
+    needed = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent}
+    needed |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    inside = []
+    for path in sorted(needed):
+        if any(path == h or h in path.parents for h in hidden):
+            inside.append(path)
+    return inside
+
+
+def _process_cgroup(limit: int) -> Path | None:
+    """A fresh ``pids`` cgroup (v2 or v1) limited to ``limit`` tasks, where one can be made."""
+    for root in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/pids")):
+        controllers = root / "cgroup.controllers"
+        if root.name != "pids" and not (controllers.exists() and "pids" in controllers.read_text().split()):
+            continue
+        group = root / f"nnlab-{uuid.uuid4().hex[:12]}"
+        try:
+            group.mkdir()
+            (group / "pids.max").write_text(str(limit))
+            return group
+        except OSError:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
+    return None
+
+
+def command(argv: list[str], private: Path, limits: Limits, cgroup: Path | None) -> list[str]:
+    """The command line that runs ``argv`` in the sandbox, writable only in ``private``."""
+    bwrap = check_available()
+    hidden = hidden_paths()
+    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for path in hidden:
+        args += ["--tmpfs", str(path)]
+    for path in _needed_inside(hidden):
+        args += ["--ro-bind", str(path), str(path)]
+    work = private / "work"
+    args += [
+        "--bind", str(private), str(private),
+        "--unshare-all", "--die-with-parent", "--new-session",
+        "--chdir", str(work), "--setenv", "HOME", str(work), "--setenv", "TMPDIR", str(work),
+        "--setenv", "MPLCONFIGDIR", str(work), "--setenv", "NNLAB_PROGRESS", "0",
+        "--unsetenv", "NNLAB_SANDBOX_HIDE", "--unsetenv", "NNLAB_GRADEBOOK_URL",
+        # the grader's pid means nothing in the sandbox's pid namespace; --die-with-parent ties the lifetimes
+        "--unsetenv", "JPY_PARENT_PID",
+        "--",
+    ]
+    limit = [
+        "prlimit", f"--as={limits.memory}", f"--fsize={limits.file_size}", f"--cpu={limits.cpu_seconds}",
+        f"--nproc={limits.processes}", "--",
+    ]
+    inner = [sys.executable, "-m", "nnlab.sandbox", "exec", str(private / "output.log"), *argv]
+    launch = args + limit + inner
+    if cgroup is not None:
+        # Join the cgroup before bwrap starts: every process of the sandbox is counted.
+        launch = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" 2>/dev/null || echo $$ > "{cgroup}/tasks"; exec "$@"',
+                  "sandbox", *launch]
+    return launch
+
+
+class SandboxKernelManager(AsyncKernelManager):
+    """A kernel manager that starts the kernel inside the sandbox (see the module docstring)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._private = Path(tempfile.mkdtemp(prefix="nnlab-kernel-"))
+        (self._private / "work").mkdir()
+        self._cgroup: Path | None = None
+        # Unix sockets in the private folder: the sandbox has no network to use TCP on.
+        self.transport = "ipc"
+        self.ip = str(self._private / "kernel")
+        # Signals do not cross into the sandbox's own session: interrupt through a message.
+        if self.kernel_spec is not None:
+            self.kernel_spec.interrupt_mode = "message"
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        argv = super().format_kernel_cmd(extra_arguments)
+        # The sandbox sees only its own connection file, not those of other kernels.
+        private_connection = self._private / "connection.json"
+        shutil.copy(self.connection_file, private_connection)
+        argv = [str(private_connection) if arg == self.connection_file else arg for arg in argv]
+        limits = Limits.from_environment()
+        self._cgroup = _process_cgroup(limits.processes)
+        return command(argv, self._private, limits, self._cgroup)
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._private, ignore_errors=True)
+            if self._cgroup is not None:
+                try:
+                    self._cgroup.rmdir()
+                except OSError:
+                    pass
+
+
+def autograde_preprocessors() -> list:
+    """nbgrader's autograde preprocessors with the kernel started in the sandbox."""
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import Execute
+
+    class SandboxExecute(Execute):
+        def __init__(self, *args, **kwargs):
+            kwargs["kernel_manager_class"] = SandboxKernelManager
+            super().__init__(*args, **kwargs)
+
+    SandboxExecute.__name__ = SandboxExecute.__qualname__ = "SandboxExecute"
+    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+    return [SandboxExecute if step is Execute else step for step in defaults]
+
+
+def _exec_with_output(log: str, argv: list[str]) -> None:
+    """Inside the sandbox: send the kernel's own stdout/stderr to a file, then become the kernel."""
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    os.execv(argv[0], argv)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 4 and sys.argv[1] == "exec":
+        _exec_with_output(sys.argv[2], sys.argv[3:])
+    else:
+        print("usage: python -m nnlab.sandbox exec LOG COMMAND...", file=sys.stderr)
+        raise SystemExit(2)

@@ -1,0 +1,283 @@
+"""Adversarial submissions against the sandboxed grader.
+
+Each submission is the instructor's solution of `initialization` with extra code in the
+`fans` solution cell that tries something a submission must not be able to do. After the
+class is graded, the tests check that the attempt failed, that it cost at most that
+submission's own points, and that the rest of the class was graded normally.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from nnlab import course as course_tools
+from nnlab import sandbox
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENT = "initialization"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+]
+
+
+def _attacks(course: Path, port: int, marker: Path) -> dict[str, str]:
+    """Code appended to the `fans` solution cell, by student id. Each prints LEAKED or
+    WROTE if it succeeds, so that success shows in the autograded notebook."""
+    submitted_other = course / "submitted" / "instructor" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    return {
+        "read_source": f"""
+try:
+    print("LEAKED", open({str(course / "source" / ASSIGNMENT / (ASSIGNMENT + ".ipynb"))!r}).read()[:80])
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "read_gradebook": f"""
+try:
+    print("LEAKED", len(open({str(course / "gradebook.db")!r}, "rb").read()))
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "read_other_student": f"""
+try:
+    print("LEAKED", open({str(submitted_other)!r}).read()[:80])
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "read_repository_history": f"""
+try:
+    print("LEAKED", open({str(course.parent / ".git" / "secret")!r}).read())
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "search_for_notebooks": """
+import glob
+found = [p for p in glob.glob("/**/source/initialization/*.ipynb", recursive=True)]
+print("LEAKED" if found else "blocked", found[:3])
+""",
+        "write_outside": f"""
+import nnlab, os
+for target in [{str(marker)!r}, os.path.join(os.path.dirname(nnlab.__file__), "planted.py"),
+               {str(course / "planted.txt")!r}, "/etc/planted"]:
+    try:
+        with open(target, "w") as handle:
+            handle.write("x")
+        print("WROTE", target)
+    except OSError as error:
+        print("blocked", type(error).__name__)
+""",
+        "network": f"""
+import socket
+for host in ["127.0.0.1", "pypi.org"]:
+    try:
+        socket.create_connection((host, {port}), timeout=3).close()
+        print("LEAKED connected to", host)
+    except OSError as error:
+        print("blocked", type(error).__name__)
+""",
+        "memory_hog": """
+hog = bytearray(16 * 1024**3)  # 16 GiB: far above the sandbox's limit
+""",
+        "fork_bomb": """
+import os, time
+children = 0
+try:
+    for _ in range(2000):  # bounded, so that a machine without limits survives the test too
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print("blocked after", children, type(error).__name__)
+print("forked", children)
+""",
+        "output_flood": """
+import sys
+for _ in range(2_000_000):
+    sys.stdout.write("flood " * 20 + "\\n")
+""",
+        "ignores_interrupts": """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    pass
+""",
+    }
+
+
+@pytest.fixture(scope="module")
+def attacked_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repository")
+    (root / ".git").mkdir()
+    (root / ".git" / "secret").write_text("solutions in the history")
+    course = root / "exercises"
+    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
+    marker = Path("/tmp") / f"nnlab-planted-{root.name}"
+
+    # A server on this machine's loopback that records any connection from a submission.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    connections: list[object] = []
+
+    def accept() -> None:
+        server.settimeout(1)
+        while not getattr(server, "closed_by_test", False):
+            try:
+                connections.append(server.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNLAB_CELL_TIMEOUT", "20")
+        patch.setenv("NNLAB_SANDBOX_MEMORY", "3G")
+        patch.delenv("NNLAB_SANDBOX", raising=False)
+        course_tools.release(course)
+        source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        attacks = _attacks(course, port, marker)
+        for student in ["instructor", *attacks]:
+            notebook = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+            if student in attacks:
+                cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fans")
+                cell.source += "\n" + attacks[student].strip()
+            folder = course / "submitted" / student / ASSIGNMENT
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+        site = Path(sandbox.__file__).parent
+        before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(site.glob("*.py"))}
+        outcomes = course_tools.grade(course, timeout=120)
+        after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(site.glob("*.py"))}
+    server.closed_by_test = True
+    server.close()
+    del source
+    return course, {(o.student): o for o in outcomes}, connections, marker, before, after
+
+
+def _outputs(course: Path, student: str) -> str:
+    path = course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    if not path.exists():
+        return ""
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join(
+        "".join(o.get("text", "")) + o.get("evalue", "") for c in cells for o in c.get("outputs", [])
+    )
+
+
+def _scores(course: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    return course_tools.cell_scores(course, ASSIGNMENT), course_tools.max_cell_scores(course, ASSIGNMENT)
+
+
+@pytest.mark.parametrize(
+    "student", ["read_source", "read_gradebook", "read_other_student", "read_repository_history", "search_for_notebooks"]
+)
+def test_submissions_cannot_read_the_course(attacked_class, student):
+    course, outcomes, *_ = attacked_class
+    text = _outputs(course, student)
+    assert "blocked" in text and "LEAKED" not in text
+    scores, maxima = _scores(course)
+    assert scores[student] == maxima  # the attempt costs nothing else: the solution is right
+
+
+def test_submissions_cannot_write_outside_their_scratch_space(attacked_class):
+    course, outcomes, _, marker, before, after = attacked_class
+    text = _outputs(course, "write_outside")
+    assert "WROTE" not in text and text.count("blocked") == 4
+    assert not marker.exists() and not (course / "planted.txt").exists()
+    assert before == after and not (Path(sandbox.__file__).parent / "planted.py").exists()
+
+
+def test_submissions_cannot_reach_the_network(attacked_class):
+    course, outcomes, connections, *_ = attacked_class
+    text = _outputs(course, "network")
+    assert "LEAKED" not in text and text.count("blocked") == 2
+    assert connections == []
+
+
+@pytest.mark.parametrize("student", ["memory_hog", "fork_bomb", "output_flood"])
+def test_resource_abuse_costs_only_the_abusers_task(attacked_class, student):
+    course, outcomes, *_ = attacked_class
+    scores, maxima = _scores(course)
+    assert outcomes[student].status == "graded"
+    for cell, points in maxima.items():
+        expected = 0.0 if cell.startswith("fans") else points
+        assert scores[student][cell] == expected, (student, cell)
+    assert scores["instructor"] == maxima
+
+
+def test_memory_hog_hits_the_limit(attacked_class):
+    course, *_ = attacked_class
+    assert "MemoryError" in _outputs(course, "memory_hog")
+
+
+def test_fork_bomb_is_contained(attacked_class):
+    course, *_ = attacked_class
+    text = _outputs(course, "fork_bomb")
+    assert "blocked after" in text, "forking must fail at the process limit"
+    forked = int(text.split("forked ")[1].split()[0])
+    assert forked < 2000
+    leftovers = subprocess.run(["pgrep", "-f", "ipykernel_launcher.*nnlab-kernel"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "no process of a sandbox outlives its grading"
+
+
+def test_output_flood_is_truncated(attacked_class):
+    course, *_ = attacked_class
+    path = course / "autograded" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert path.stat().st_size < 5 * 1024**2
+
+
+def test_a_loop_that_ignores_interrupts_costs_only_that_submission(attacked_class):
+    course, outcomes, *_ = attacked_class
+    assert outcomes["ignores_interrupts"].status in ("timed out", "crashed", "graded")
+    scores, maxima = _scores(course)
+    assert sum(scores.get("ignores_interrupts", {}).get(c, 0.0) for c in maxima if c.startswith("fans")) == 0
+    report = (course / "report" / "index.html").read_text()
+    if outcomes["ignores_interrupts"].status != "graded":
+        assert "ignores_interrupts" in report
+    assert scores["instructor"] == maxima
+
+
+def test_feedback_shows_no_hidden_tests(attacked_class):
+    course, *_ = attacked_class
+    feedback = (course / "feedback" / "instructor" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in feedback and "manual_seed(1121)" not in feedback
+    assert "Hidden tests (2 points)" in feedback
+
+
+def test_grading_refuses_to_run_without_isolation_unless_told(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    (course / "nbgrader_config.py").write_text("c = get_config()\nc.CourseDirectory.course_id = 'x'\n")
+    monkeypatch.delenv("NNLAB_SANDBOX", raising=False)
+    with pytest.raises(RuntimeError, match="does not run kernels in the sandbox"):
+        course_tools.check_isolation(course)
+    monkeypatch.setenv("NNLAB_SANDBOX", "off")
+    course_tools.check_isolation(course)  # the explicit opt-out
+
+
+def test_missing_bubblewrap_is_explained(monkeypatch):
+    sandbox.check_available.cache_clear()
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    try:
+        with pytest.raises(sandbox.SandboxUnavailable, match="apt-get install bubblewrap"):
+            sandbox.check_available()
+    finally:
+        sandbox.check_available.cache_clear()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
