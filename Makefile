@@ -17,7 +17,7 @@ help:
 	@echo "make benchmarks  the full benchmarks (minutes), printing JSON lines"
 	@echo "make lab         JupyterLab for students: the assignments (Assignments tab, Validate button) and the chapters"
 	@echo "make release     generate exercises/release/ from exercises/source/"
-	@echo "make grade       autograde exercises/submitted/, feedback, exercises/grades.csv, exercises/report/index.html"
+	@echo "make grade       autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
 	@echo "make env         create .venv and install requirements.txt and nnlab (a no-op when up to date)"
 	@echo "make clean       remove _build (keeps .venv)"
 
@@ -79,8 +79,11 @@ $(LAB_OVERRIDES): $(STAMP)
 release: env
 	$(COURSE) release
 
+# JOBS submissions are graded at once (make grade JOBS=2).
+JOBS ?= 1
+
 grade: env
-	$(COURSE) grade
+	$(COURSE) grade --jobs $(JOBS)
 
 clean:
 	rm -rf _build

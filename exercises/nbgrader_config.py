@@ -1,15 +1,16 @@
 """nbgrader configuration of the course's exercises (the course root is this folder)."""
 import os
+from pathlib import Path
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 c.CourseDirectory.course_id = "nnlab-training-by-experiment"
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # SQLite next to the course by default; an instructor with PostgreSQL sets NNLAB_GRADEBOOK_URL,
-# e.g. postgresql://user@host/gradebook.
-c.CourseDirectory.db_url = os.environ.get(
-    "NNLAB_GRADEBOOK_URL", "sqlite:///" + os.path.join(c.CourseDirectory.root, "gradebook.db")
-)
+# e.g. postgresql://user@host/gradebook (see nnlab.course.gradebook_url).
+import nnlab.course  # noqa: E402
+
+c.CourseDirectory.db_url = nnlab.course.gradebook_url(Path(c.CourseDirectory.root))
 
 # What a student sees in place of the solution: an error that names the unfinished task,
 # never a silent None.

@@ -69,9 +69,14 @@ def _hidden_from_students(course: Path) -> list[Path]:
     return hidden
 
 
-def _environment(course: Path | None = None) -> dict[str, str]:
+def _environment(course: Path | None = None, jobs: int = 1) -> dict[str, str]:
     # nbgrader runs alembic as a subprocess: the environment's bin/ must be on PATH.
     env = dict(os.environ)
+    if jobs > 1:
+        # Parallel kernels share the cores: one thread pool per core, not per kernel.
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            env.setdefault(name, threads)
     if course is not None:
         env["NNLAB_SANDBOX_HIDE"] = os.pathsep.join(str(p) for p in _hidden_from_students(course))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
@@ -80,9 +85,9 @@ def _environment(course: Path | None = None) -> dict[str, str]:
     return env
 
 
-def _run(course: Path, *args: str, timeout: float | None = None) -> subprocess.CompletedProcess:
+def _run(course: Path, *args: str, timeout: float | None = None, jobs: int = 1) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*_nbgrader(course), *args], cwd=course, env=_environment(course), capture_output=True, text=True,
+        [*_nbgrader(course), *args], cwd=course, env=_environment(course, jobs), capture_output=True, text=True,
         timeout=timeout,
     )
 
@@ -142,12 +147,12 @@ def _count_timeouts(notebook: Path) -> int:
     )
 
 
-def autograde_one(course: Path, student: str, assignment: str, timeout: float) -> Outcome:
+def autograde_one(course: Path, student: str, assignment: str, timeout: float, jobs: int = 1) -> Outcome:
     """Autograde one submission in its own nbgrader process."""
     start = time.perf_counter()
     graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
     try:
-        done = _run(course, "autograde", assignment, "--student", student, "--force", timeout=timeout)
+        done = _run(course, "autograde", assignment, "--student", student, "--force", timeout=timeout, jobs=jobs)
     except subprocess.TimeoutExpired:
         return Outcome(student, assignment, "timed out", time.perf_counter() - start,
                        f"grading took longer than {timeout:.0f} s and was stopped")
@@ -194,8 +199,17 @@ def max_cell_scores(course: Path, assignment: str) -> dict[str, float]:
         }
 
 
+def gradebook_url(course: Path) -> str:
+    """The gradebook: ``$NNLAB_GRADEBOOK_URL`` (e.g. PostgreSQL), else SQLite in the course.
+
+    SQLite waits up to 5 minutes for a lock, so that parallel graders take turns writing
+    instead of failing with "database is locked".
+    """
+    return os.environ.get("NNLAB_GRADEBOOK_URL") or f"sqlite:///{course / 'gradebook.db'}?timeout=300"
+
+
 def _db_url(course: Path) -> str:
-    return os.environ.get("NNLAB_GRADEBOOK_URL", "sqlite:///" + str(course / "gradebook.db"))
+    return gradebook_url(course)
 
 
 def _figure_html(figure) -> str:
@@ -339,17 +353,32 @@ def check_isolation(course: Path) -> None:
         )
 
 
-def grade(course: Path, timeout: float = 1800.0) -> list[Outcome]:
-    """Autograde every submission, generate feedback, export grades, write the report."""
+def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]:
+    """Autograde every submission, generate feedback, export grades, write the report.
+
+    ``jobs`` submissions are graded at once, each by its own nbgrader process; they take
+    turns writing to the gradebook (SQLite's lock, or PostgreSQL's transactions).
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     check_isolation(course)
     names = release(course)
     pairs, outcomes = submissions(course, names)
     outcomes = list(outcomes)
-    for student, assignment in pairs:
-        outcome = autograde_one(course, student, assignment, timeout)
-        outcomes.append(outcome)
+
+    def one(pair: tuple[str, str]) -> Outcome:
+        outcome = autograde_one(course, pair[0], pair[1], timeout, jobs)
         note = f" ({outcome.detail})" if outcome.detail else ""
-        print(f"{outcome.status:>9}  {student}/{assignment}  {outcome.seconds:.1f} s{note}", flush=True)
+        print(f"{outcome.status:>9}  {pair[0]}/{pair[1]}  {outcome.seconds:.1f} s{note}", flush=True)
+        return outcome
+
+    if jobs == 1:
+        outcomes += [one(pair) for pair in pairs]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            outcomes += list(pool.map(one, pairs))
     for name in names:
         if any(a == name for _, a in pairs):
             done = _run(course, "generate_feedback", name, "--force")
@@ -366,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("command", choices=["release", "grade", "lab"])
     parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     parser.add_argument("--workspace", type=Path, default=default_course().parent / "student",
                         help="the student workspace prepared by 'lab'")
     args = parser.parse_args(argv)
@@ -377,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args.command == "lab":
         prepare_lab(course, args.workspace.resolve())
     else:
-        grade(course, args.timeout)
+        grade(course, args.timeout, args.jobs)
     return 0
 
 

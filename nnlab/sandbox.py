@@ -105,12 +105,27 @@ def hidden_paths() -> list[Path]:
     return sorted(unique, key=lambda p: len(p.parts))
 
 
+def _secret_paths() -> list[Path]:
+    return [Path(os.path.realpath(p)) for p in os.environ.get("NNLAB_SANDBOX_HIDE", "").split(os.pathsep) if p]
+
+
 def _needed_inside(hidden: list[Path]) -> list[Path]:
-    """Parts of hidden folders the kernel needs: the Python installation and the packages."""
+    """Parts of hidden folders the kernel needs: the Python installation and its packages.
+
+    Only these are shown again; in particular not ``sys.path`` as a whole, which holds the
+    folder of the grader's configuration, i.e. the course.
+    """
+    import site
+    import sysconfig
+
     needed = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent}
-    needed |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    needed |= {Path(p) for p in site.getsitepackages() if Path(p).is_dir()}
+    needed |= {Path(p) for p in sysconfig.get_paths().values() if Path(p).is_dir()}
+    secrets = _secret_paths()
     inside = []
     for path in sorted(needed):
+        if any(path == s or s in path.parents or path in s.parents for s in secrets):
+            continue  # never show a secret again, nor a folder that contains one
         if any(path == h or h in path.parents for h in hidden):
             inside.append(path)
     return inside
@@ -145,8 +160,10 @@ def command(argv: list[str], private: Path, limits: Limits, cgroup: Path | None)
     for path in _needed_inside(hidden):
         args += ["--ro-bind", str(path), str(path)]
     work = private / "work"
+    args += ["--bind", str(private), str(private)]
+    for path in hidden:
+        args += ["--remount-ro", str(path)]  # the empty folders stay empty: write only in `private`
     args += [
-        "--bind", str(private), str(private),
         "--unshare-all", "--die-with-parent", "--new-session",
         "--chdir", str(work), "--setenv", "HOME", str(work), "--setenv", "TMPDIR", str(work),
         "--setenv", "MPLCONFIGDIR", str(work), "--setenv", "NNLAB_PROGRESS", "0",
