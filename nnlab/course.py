@@ -52,10 +52,80 @@ def default_course() -> Path:
     return Path(__file__).resolve().parents[1] / "exercises"
 
 
-def _nbgrader(course: Path) -> list[str]:
+def nbgrader_command() -> list[str]:
     """The nbgrader command of the running Python's environment."""
     executable = Path(sys.executable).parent / "nbgrader"
     return [str(executable)] if executable.exists() else [sys.executable, "-m", "nbgrader"]
+
+
+def _in_batches(course: Path, args: list[str], students: Sequence[str], jobs: int) -> list[subprocess.CompletedProcess]:
+    """Run an nbgrader command for ``students`` split into ``jobs`` batches, in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [list(students[i::jobs]) for i in range(min(jobs, len(students)))]
+
+    def run(batch: list[str]) -> subprocess.CompletedProcess:
+        others = [s for s in students if s not in batch]
+        extra = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
+        return _run(course, *args, *extra, jobs=jobs)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(batches))) as pool:
+        return list(pool.map(run, batches))
+
+
+def autograde_many(course: Path, assignment: str, students: Sequence[str], timeout: float, jobs: int) -> list[Outcome]:
+    """Autograde the submissions of ``students`` to one assignment, ``jobs`` processes at once.
+
+    Each process grades a batch of students (nbgrader's start-up is paid once per batch, not
+    once per notebook). A submission the batch could not grade (its kernel died, a cell
+    ignored the interrupt) is then graded again on its own, which names what went wrong;
+    a batch that runs out of time is stopped and its ungraded submissions get the same
+    second chance, so one submission never costs another its grade.
+    """
+    if not students:
+        return []
+    from concurrent.futures import ThreadPoolExecutor
+
+    batches = [list(students[i::jobs]) for i in range(min(jobs, len(students)))]
+
+    def run_batch(batch: list[str]) -> tuple[list[str], float]:
+        start = time.time()
+        others = [s for s in students if s not in batch]
+        args = ["autograde", assignment, "--force"]
+        if others:
+            args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
+        try:
+            _run(course, *args, timeout=timeout * len(batch), jobs=jobs)
+        except subprocess.TimeoutExpired:
+            pass
+        seconds = time.time() - start
+        graded = []
+        for student in batch:
+            notebook = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+            if notebook.is_file() and notebook.stat().st_mtime >= start - 1:
+                graded.append(student)
+        return graded, seconds / max(1, len(batch))
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        results = list(pool.map(run_batch, batches))
+    outcomes: dict[str, Outcome] = {}
+    for graded, seconds in results:
+        for student in graded:
+            notebook = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+            outcomes[student] = Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(notebook))
+    retry = [s for s in students if s not in outcomes]
+
+    def alone(student: str) -> Outcome:
+        return autograde_one(course, student, assignment, timeout, jobs)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(retry)))) as pool:
+        for outcome in pool.map(alone, retry):
+            outcomes[outcome.student] = outcome
+    ordered = [outcomes[s] for s in students]
+    for outcome in ordered:
+        note = f" ({outcome.detail})" if outcome.detail else ""
+        print(f"{outcome.status:>9}  {outcome.student}/{assignment}  {outcome.seconds:.1f} s{note}", flush=True)
+    return ordered
 
 
 def _hidden_from_students(course: Path) -> list[Path]:
@@ -87,7 +157,7 @@ def _environment(course: Path | None = None, jobs: int = 1) -> dict[str, str]:
 
 def _run(course: Path, *args: str, timeout: float | None = None, jobs: int = 1) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*_nbgrader(course), *args], cwd=course, env=_environment(course, jobs), capture_output=True, text=True,
+        [*nbgrader_command(), *args], cwd=course, env=_environment(course, jobs), capture_output=True, text=True,
         timeout=timeout,
     )
 
@@ -356,8 +426,9 @@ def check_isolation(course: Path) -> None:
 def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]:
     """Autograde every submission, generate feedback, export grades, write the report.
 
-    ``jobs`` submissions are graded at once, each by its own nbgrader process; they take
-    turns writing to the gradebook (SQLite's lock, or PostgreSQL's transactions).
+    ``jobs`` nbgrader processes grade at once, each a share of the class (see
+    :func:`autograde_many`); they take turns writing to the gradebook (SQLite's lock, or
+    PostgreSQL's transactions).
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
@@ -366,22 +437,12 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
     pairs, outcomes = submissions(course, names)
     outcomes = list(outcomes)
 
-    def one(pair: tuple[str, str]) -> Outcome:
-        outcome = autograde_one(course, pair[0], pair[1], timeout, jobs)
-        note = f" ({outcome.detail})" if outcome.detail else ""
-        print(f"{outcome.status:>9}  {pair[0]}/{pair[1]}  {outcome.seconds:.1f} s{note}", flush=True)
-        return outcome
-
-    if jobs == 1:
-        outcomes += [one(pair) for pair in pairs]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            outcomes += list(pool.map(one, pairs))
     for name in names:
-        if any(a == name for _, a in pairs):
-            done = _run(course, "generate_feedback", name, "--force")
+        students = [student for student, assignment in pairs if assignment == name]
+        outcomes += autograde_many(course, name, students, timeout, jobs)
+    for name in names:
+        graded = [o.student for o in outcomes if o.assignment == name and o.status == "graded"]
+        for done in _in_batches(course, ["generate_feedback", name, "--force"], graded, jobs):
             if done.returncode != 0:
                 print(f"warning: feedback for {name} was not fully generated:\n{done.stderr[-2000:]}", file=sys.stderr)
     export_grades(course)

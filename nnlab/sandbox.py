@@ -176,7 +176,8 @@ def command(argv: list[str], private: Path, limits: Limits, cgroup: Path | None)
         "prlimit", f"--as={limits.memory}", f"--fsize={limits.file_size}", f"--cpu={limits.cpu_seconds}",
         f"--nproc={limits.processes}", "--",
     ]
-    inner = [sys.executable, "-m", "nnlab.sandbox", "exec", str(private / "output.log"), *argv]
+    # The kernel's own stdout and stderr go to a file (limited by --fsize), not to the grader.
+    inner = ["sh", "-c", 'exec "$@" >"$0" 2>&1', str(private / "output.log"), *argv]
     launch = args + limit + inner
     if cgroup is not None:
         # Join the cgroup before bwrap starts: every process of the sandbox is counted.
@@ -234,20 +235,3 @@ def autograde_preprocessors() -> list:
     SandboxExecute.__name__ = SandboxExecute.__qualname__ = "SandboxExecute"
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     return [SandboxExecute if step is Execute else step for step in defaults]
-
-
-def _exec_with_output(log: str, argv: list[str]) -> None:
-    """Inside the sandbox: send the kernel's own stdout/stderr to a file, then become the kernel."""
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
-    os.close(fd)
-    os.execv(argv[0], argv)
-
-
-if __name__ == "__main__":
-    if len(sys.argv) >= 4 and sys.argv[1] == "exec":
-        _exec_with_output(sys.argv[2], sys.argv[3:])
-    else:
-        print("usage: python -m nnlab.sandbox exec LOG COMMAND...", file=sys.stderr)
-        raise SystemExit(2)

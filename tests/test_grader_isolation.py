@@ -61,8 +61,9 @@ except OSError as error:
     print("blocked", type(error).__name__)
 """,
         "search_for_notebooks": """
-import glob
-found = [p for p in glob.glob("/**/source/initialization/*.ipynb", recursive=True)]
+import glob, os
+roots = ["/tmp", "/root", "/home", os.path.dirname(os.getcwd())]
+found = [p for root in roots for p in glob.glob(root + "/**/source/initialization/*.ipynb", recursive=True)]
 print("LEAKED" if found else "blocked", found[:3])
 """,
         "write_outside": f"""
@@ -176,7 +177,7 @@ def _outputs(course: Path, student: str) -> str:
         return ""
     cells = json.loads(path.read_text())["cells"]
     return "\n".join(
-        "".join(o.get("text", "")) + o.get("evalue", "") for c in cells for o in c.get("outputs", [])
+        "".join(o.get("text", "")) + o.get("ename", "") + o.get("evalue", "") for c in cells for o in c.get("outputs", [])
     )
 
 

@@ -1,0 +1,118 @@
+"""How fast a class is graded: plain serial nbgrader against the course's parallel grader.
+
+Builds a synthetic class (STUDENTS students x every assignment; half submit the solution,
+a quarter the released notebook, a quarter a solution with one task wrong), then grades
+it twice, each time in a fresh copy of the course:
+
+* ``plain``: ``nbgrader autograde <assignment>`` once per assignment, serially, without the
+  sandbox: what a plain nbgrader course does;
+* ``course``: ``python -m nnlab.course grade --jobs JOBS`` (what ``make grade JOBS=N`` runs):
+  one sandboxed process per submission, JOBS at a time, plus feedback, export and report.
+
+Prints one JSON line per run and a last line with notebooks per minute for both and their
+ratio (goal: >= 1.8 with JOBS=2 on a 2-core machine), and whether both gave the same grades.
+
+    python benchmarks/grade_class.py --students 40 --jobs 2
+    python benchmarks/grade_class.py --tiny
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nnlab import course as course_tools  # noqa: E402
+
+
+def make_class(course: Path, students: int) -> int:
+    """Fill ``course/submitted`` with a synthetic class; returns the number of notebooks."""
+    names = course_tools.assignments(course)
+    count = 0
+    for index in range(students):
+        student = f"student{index:03d}"
+        for name in names:
+            kind = ("solution", "solution", "released", "one_wrong")[index % 4]
+            folder = "release" if kind == "released" else "source"
+            notebook = nbformat.read(course / folder / name / f"{name}.ipynb", as_version=4)
+            if kind == "one_wrong":
+                cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")
+                            and c.cell_type == "code")
+                cell.source = cell.source.split("### BEGIN SOLUTION")[0] + "    raise NotImplementedError()\n"
+            target = course / "submitted" / student / name
+            target.mkdir(parents=True, exist_ok=True)
+            nbformat.write(notebook, target / f"{name}.ipynb")
+            count += 1
+    return count
+
+
+def fresh_course(workdir: Path, label: str) -> Path:
+    course = workdir / label / "exercises"
+    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
+    return course
+
+
+def environment(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env.pop("NNLAB_GRADEBOOK_URL", None)
+    env.update(extra)
+    return env
+
+
+def grades(course: Path) -> dict[str, dict[str, dict[str, float]]]:
+    return {name: course_tools.cell_scores(course, name) for name in course_tools.assignments(course)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--tiny", action="store_true", help="2 students: checks that it runs")
+    args = parser.parse_args()
+    students = 2 if args.tiny else args.students
+    with tempfile.TemporaryDirectory(prefix="nnlab-grade-bench-") as tmp:
+        workdir = Path(tmp)
+        results = {}
+        for label in ("plain", "course"):
+            course = fresh_course(workdir, label)
+            course_tools.release(course)
+            notebooks = make_class(course, students)
+            start = time.perf_counter()
+            if label == "plain":
+                env = environment(NNLAB_SANDBOX="off")
+                for name in course_tools.assignments(course):
+                    subprocess.run([*course_tools.nbgrader_command(), "autograde", name, "--force"], cwd=course,
+                                   env=env, capture_output=True, check=False)
+            else:
+                subprocess.run([sys.executable, "-m", "nnlab.course", "grade", "--course", str(course),
+                                "--jobs", str(args.jobs)], cwd=ROOT, env=environment(), capture_output=True,
+                               check=True)
+            seconds = time.perf_counter() - start
+            results[label] = {"notebooks": notebooks, "seconds": round(seconds, 1),
+                              "notebooks_per_minute": round(60 * notebooks / seconds, 2), "grades": grades(course)}
+            print(json.dumps({"grader": label, **{k: v for k, v in results[label].items() if k != "grades"}}), flush=True)
+        print(json.dumps({
+            "students": students,
+            "jobs": args.jobs,
+            "cores": os.cpu_count(),
+            "plain_notebooks_per_minute": results["plain"]["notebooks_per_minute"],
+            "course_notebooks_per_minute": results["course"]["notebooks_per_minute"],
+            "speedup": round(results["course"]["notebooks_per_minute"] / results["plain"]["notebooks_per_minute"], 2),
+            "same_grades": results["plain"]["grades"] == results["course"]["grades"],
+        }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
