@@ -170,10 +170,33 @@ def assignments(course: Path) -> list[str]:
     return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
-def release(course: Path) -> list[str]:
-    """Generate ``release/`` from ``source/`` for every assignment; returns their ids."""
+def _released_and_current(course: Path, name: str) -> bool:
+    """``release/<name>`` is newer than everything in ``source/<name>``, and the gradebook knows it."""
+    released = course / "release" / name / f"{name}.ipynb"
+    if not released.is_file():
+        return False
+    newest_source = max(p.stat().st_mtime for p in (course / "source" / name).rglob("*") if p.is_file())
+    if released.stat().st_mtime < newest_source:
+        return False
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(gradebook_url(course)) as gradebook:
+            gradebook.find_assignment(name)
+    except MissingEntry:
+        return False
+    return True
+
+
+def release(course: Path, only_if_stale: bool = False) -> list[str]:
+    """Generate ``release/`` from ``source/`` for every assignment; returns their ids.
+
+    ``only_if_stale`` skips assignments whose release is newer than their source.
+    """
     names = assignments(course)
     for name in names:
+        if only_if_stale and _released_and_current(course, name):
+            continue
         done = _run(course, "generate_assignment", name, "--force")
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
@@ -410,16 +433,20 @@ def check_isolation(course: Path) -> None:
         print("warning: NNLAB_SANDBOX=off: student code runs with your rights, next to the tests", file=sys.stderr)
         return
     sandbox.check_available()
-    probe = subprocess.run(
-        [sys.executable, "-c", "from traitlets.config.loader import PyFileConfigLoader as L; "
-         "c = L('nbgrader_config.py', path='.').load_config(); "
-         "print(','.join(p.__name__ for p in c.Autograde.autograde_preprocessors))"],
-        cwd=course, env=_environment(course), capture_output=True, text=True,
-    )
-    if probe.returncode != 0 or "SandboxExecute" not in probe.stdout:
+    from traitlets.config.loader import PyFileConfigLoader
+
+    try:
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+        steps = [step.__name__ for step in config.Autograde.autograde_preprocessors]
+    except Exception as error:  # noqa: BLE001 - nbgrader would ignore a broken configuration silently
+        steps = []
+        reason = f"{type(error).__name__}: {error}"
+    else:
+        reason = f"its autograde steps are {steps}"
+    if "SandboxExecute" not in steps:
         raise RuntimeError(
             f"{course / 'nbgrader_config.py'} does not run kernels in the sandbox (nbgrader would silently grade "
-            f"without it):\n{probe.stderr.strip()[-2000:]}"
+            f"without it): {reason}"
         )
 
 
@@ -433,7 +460,7 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     check_isolation(course)
-    names = release(course)
+    names = release(course, only_if_stale=True)
     pairs, outcomes = submissions(course, names)
     outcomes = list(outcomes)
 
