@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab release grade clean
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab release grade sandbox-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -51,14 +51,15 @@ test-fast: test-unit
 
 test-book: book-force
 
-test: env
+test: env sandbox-deps
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-book
 	@echo "make test: all checks passed"
 
-benchmarks: env
+benchmarks: env sandbox-deps
 	$(BIN)/python benchmarks/train_mnist1d.py
 	$(BIN)/python benchmarks/fit_overhead.py
+	$(BIN)/python benchmarks/grade_class.py --students 40 --jobs 2
 
 # Students work in student/ (never overwritten): the Assignments tab fetches and submits
 # through a local exchange, and the chapters (book/*.md) open as notebooks through jupytext.
@@ -79,10 +80,23 @@ $(LAB_OVERRIDES): $(STAMP)
 release: env
 	$(COURSE) release
 
+# Grading runs student code in a bubblewrap sandbox (nnlab/sandbox.py): install it where we
+# can (Debian/Ubuntu as root), else say how. NNLAB_SANDBOX=off grades without isolation.
+sandbox-deps:
+	@if [ "$${NNLAB_SANDBOX:-on}" != off ] && ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "error: grading isolates student code with bubblewrap, which is not installed."; \
+	    echo "       Install it (sudo apt-get install bubblewrap, dnf install bubblewrap, ...),"; \
+	    echo "       or grade without isolation: make grade NNLAB_SANDBOX=off"; exit 1; \
+	  fi; \
+	fi
+
 # JOBS submissions are graded at once (make grade JOBS=2).
 JOBS ?= 1
 
-grade: env
+grade: env sandbox-deps
 	$(COURSE) grade --jobs $(JOBS)
 
 clean:

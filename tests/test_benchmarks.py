@@ -30,3 +30,10 @@ def test_train_mnist1d_prints_its_summary_last():
 def test_fit_overhead_prints_both_ratios():
     last = _run("fit_overhead.py", "--tiny")[-1]
     assert last["overhead_ratio"] > 0 and last["diagnostics_ratio"] > 0
+
+
+@pytest.mark.slow
+def test_grade_class_compares_both_graders_on_the_same_class():
+    last = _run("grade_class.py", "--tiny")[-1]
+    assert last["plain_notebooks_per_minute"] > 0 and last["course_notebooks_per_minute"] > 0
+    assert last["same_grades"] is True  # parallel, sandboxed grading agrees with plain nbgrader

@@ -293,3 +293,31 @@ def test_missing_bubblewrap_is_explained(monkeypatch):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_killing_grade_midway_then_rerunning_gives_the_same_grades(tmp_path):
+    import os
+    import signal
+    import time
+
+    course = tmp_path / "exercises"
+    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
+    course_tools.release(course)
+    source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    for student in ("a_instructor", "b_blank", "c_instructor"):
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        shutil.copy(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb" if "blank" in student else source,
+                    folder / f"{ASSIGNMENT}.ipynb")
+    command = [sys.executable, "-m", "nnlab.course", "grade", "--course", str(course)]
+    first = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((course / "autograded").glob("*/*/*.ipynb")):
+        time.sleep(0.5)  # wait until the first submission is graded, then kill the grader
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    scores, maxima = _scores(course)
+    assert scores["a_instructor"] == maxima and scores["c_instructor"] == maxima
+    assert sum(scores["b_blank"].values()) == 0
