@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +138,14 @@ def _process_cgroup(limit: int) -> Path | None:
         controllers = root / "cgroup.controllers"
         if root.name != "pids" and not (controllers.exists() and "pids" in controllers.read_text().split()):
             continue
+        for stale in root.glob("nnlab-*"):
+            try:
+                # Left by a grader that was killed. Old ones only: a parallel grader's fresh
+                # group is empty for a moment before its sandbox joins it.
+                if time.time() - stale.stat().st_mtime > 600:
+                    stale.rmdir()  # succeeds only once empty
+            except OSError:
+                pass
         group = root / f"nnlab-{uuid.uuid4().hex[:12]}"
         try:
             group.mkdir()
