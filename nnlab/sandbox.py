@@ -122,6 +122,8 @@ def _needed_inside(hidden: list[Path]) -> list[Path]:
     needed = {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent}
     needed |= {Path(p) for p in site.getsitepackages() if Path(p).is_dir()}
     needed |= {Path(p) for p in sysconfig.get_paths().values() if Path(p).is_dir()}
+    # nnlab itself (an editable install lives in the repository, which may sit under /tmp)
+    needed.add(Path(__file__).resolve().parent)
     secrets = _secret_paths()
     inside = []
     for path in sorted(needed):

@@ -1,0 +1,52 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nnlab import sandbox
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+
+
+def test_parents_are_hidden_before_their_children(monkeypatch, tmp_path):
+    secret = tmp_path / "course"
+    secret.mkdir()
+    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(secret))
+    hidden = sandbox.hidden_paths()
+    assert hidden.index(Path("/tmp")) < hidden.index(secret.resolve())
+
+
+def test_secrets_are_never_shown_again(monkeypatch):
+    # Even when the course holds the Python installation or nnlab, it stays hidden.
+    root = Path(sandbox.__file__).resolve().parents[1]
+    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(root))
+    needed = sandbox._needed_inside([Path("/")])
+    assert all(root != p and root not in p.parents and p not in root.parents for p in needed)
+
+
+def test_limits_read_the_environment(monkeypatch):
+    monkeypatch.setenv("NNLAB_SANDBOX_MEMORY", "3G")
+    monkeypatch.setenv("NNLAB_SANDBOX_PROCESSES", "64")
+    limits = sandbox.Limits.from_environment()
+    assert limits.memory == 3 * 1024**3 and limits.processes == 64
+
+
+@needs_bwrap
+def test_sandboxed_python_imports_nnlab_but_not_the_course(monkeypatch, tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "solution.txt").write_text("secret")
+    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(course))
+    private = tmp_path / "private"
+    (private / "work").mkdir(parents=True)
+    probe = (
+        "import os, nnlab.grading; "
+        f"print('visible' if os.path.exists({str(course / 'solution.txt')!r}) else 'hidden'); "
+        "open('mine.txt', 'w').write('ok')"
+    )
+    command = sandbox.command([sys.executable, "-c", probe], private, sandbox.Limits(), None)
+    assert subprocess.run(command, timeout=120).returncode == 0
+    assert (private / "output.log").read_text().strip() == "hidden"
+    assert (private / "work" / "mine.txt").read_text() == "ok"  # its own scratch space is writable
