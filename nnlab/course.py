@@ -1,7 +1,7 @@
 """The instructor's cycle: release the assignments, grade a class, report on it.
 
     python -m nnlab.course release [--course exercises]
-    python -m nnlab.course grade   [--course exercises]
+    python -m nnlab.course grade   [--course exercises] [--jobs N]
     python -m nnlab.course lab     [--course exercises] [--workspace student]
 
 ``release`` generates ``release/<assignment>/`` from ``source/`` for every assignment (and
@@ -11,10 +11,11 @@ gradebook), writes feedback, exports ``grades.csv`` and writes a report
 (``report/index.html``) with the score distribution of each assignment, the failure rate of
 each test, and every submission that timed out or crashed.
 
-Each submission is autograded by its own ``nbgrader autograde`` process, so a submission
-whose kernel dies, or that runs past its time, costs only that student's grade; the rest of
-the class is graded regardless. ``submitted/`` is only read. Grading is repeatable:
-running it again regrades everything and gives the same grades.
+Student code runs in a sandbox (:mod:`nnlab.sandbox`). The class is graded in batches,
+``--jobs`` nbgrader processes at once; a submission that a batch could not grade (its
+kernel died, a cell ignored the interrupt) is graded again on its own, so it costs only
+that student's grade and the report says what happened. ``submitted/`` is only read.
+Grading is repeatable: running it again regrades everything and gives the same grades.
 """
 from __future__ import annotations
 
@@ -263,7 +264,7 @@ def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook, MissingEntry
 
     result: dict[str, dict[str, float]] = {}
-    with Gradebook(_db_url(course)) as gradebook:
+    with Gradebook(gradebook_url(course)) as gradebook:
         try:
             found = gradebook.find_assignment(assignment)
         except MissingEntry:
@@ -281,7 +282,7 @@ def max_cell_scores(course: Path, assignment: str) -> dict[str, float]:
     """The points of every autograded test cell of ``assignment``."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(_db_url(course)) as gradebook:
+    with Gradebook(gradebook_url(course)) as gradebook:
         try:
             found = gradebook.find_assignment(assignment)
         except MissingEntry:
@@ -299,10 +300,6 @@ def gradebook_url(course: Path) -> str:
     instead of failing with "database is locked".
     """
     return os.environ.get("NNLAB_GRADEBOOK_URL") or f"sqlite:///{course / 'gradebook.db'}?timeout=300"
-
-
-def _db_url(course: Path) -> str:
-    return gradebook_url(course)
 
 
 def _figure_html(figure) -> str:
