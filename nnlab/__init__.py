@@ -10,6 +10,11 @@ One module per concept:
 * :mod:`nnlab.plots`: every figure of the course;
 * :mod:`nnlab.device`, :mod:`nnlab.seed`: where code runs, and reproducibility.
 
+The reference solutions of the exercises, each tested against torch: :mod:`nnlab.init`,
+:mod:`nnlab.gradients`, :mod:`nnlab.normalization`, :mod:`nnlab.dropout`,
+:mod:`nnlab.optim`, :mod:`nnlab.clipping`, :mod:`nnlab.schedules` (with the LR range test),
+:mod:`nnlab.transfer` (with the shipped pretrained network) and :mod:`nnlab.cnn_sizing`.
+
 The names most chapters use are re-exported here.
 """
 from nnlab.data import Splits, TensorLoader, load_digits, load_mnist1d, make_moons, make_spirals

@@ -195,3 +195,53 @@ def plot_gradient_flow(norms: Mapping[str, float], ax=None, label: str | None = 
                               rotation=90, fontsize="x-small")
     figure.tight_layout()
     return figure
+
+
+def plot_curves(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]] | Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    ax=None,
+    logx: bool = False,
+    logy: bool = False,
+    title: str | None = None,
+    marker: str | None = None,
+):
+    """Several labelled curves on one panel: ``{label: ys}`` or ``{label: (xs, ys)}``.
+
+    For sweeps (accuracy against a dropout rate or a batch size), schedules (lr against the
+    step) and loss curves of competing runs.
+    """
+    figure, (ax,) = _axes(ax, 1, width=5.0, height=3.2)
+    for label, curve in curves.items():
+        if isinstance(curve, tuple) and len(curve) == 2:
+            xs, ys = curve
+        else:
+            ys = list(curve)
+            xs = range(len(ys))
+        ax.plot(list(xs), list(ys), label=label, marker=marker, ms=4)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    if len(curves) > 1:
+        ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
+def plot_range_test(result, ax=None, label: str | None = None):
+    """The loss of an LR range test against the learning rate (log scale), marking the
+    steepest descent and, if reached, the divergence (from :func:`nnlab.schedules.lr_range_test`)."""
+    figure, (ax,) = _axes(ax, 1, width=5.0, height=3.2)
+    line = ax.plot(result.lrs, result.losses, label=label)[0]
+    ax.axvline(result.steepest, color=line.get_color(), ls=":", lw=1)
+    if not math.isnan(result.diverged_at):
+        ax.axvline(result.diverged_at, color=line.get_color(), ls="--", lw=1)
+    ax.set(xlabel="learning rate", ylabel="smoothed training loss", xscale="log")
+    ax.set_ylim(top=min(max(result.losses), 3 * min(result.losses) + 1))
+    ax.grid(alpha=0.3)
+    if label:
+        ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
