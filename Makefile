@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab release grade sandbox-deps clean
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade sandbox-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -16,6 +16,7 @@ help:
 	@echo "make test-fast   the unit tests only (about a minute)"
 	@echo "make benchmarks  the full benchmarks (minutes), printing JSON lines"
 	@echo "make lab         JupyterLab for students: the assignments (Assignments tab, Validate button) and the chapters"
+	@echo "make notebooks   rewrite exercises/source/*/*.ipynb from their scripts in exercises/authoring/"
 	@echo "make release     generate exercises/release/ from exercises/source/"
 	@echo "make grade       autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
 	@echo "make env         create .venv and install requirements.txt and nnlab (a no-op when up to date)"
@@ -76,6 +77,9 @@ lab: env $(LAB_OVERRIDES)
 $(LAB_OVERRIDES): $(STAMP)
 	@mkdir -p $(dir $@)
 	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
+
+notebooks: env
+	$(BIN)/python exercises/authoring/build.py
 
 release: env
 	$(COURSE) release

@@ -27,7 +27,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 NORMS = (None, "batch", "layer")
 NORM_POSITIONS = ("before", "after")
-INITS = ("default", "xavier", "he", "lecun", "zeros")
+INITS = ("default", "xavier", "he", "lecun", "standard_normal", "constant", "zeros")
 
 
 def make_activation(name: str) -> nn.Module:
@@ -275,6 +275,8 @@ def initialize_(model: nn.Module, init: str = "default") -> nn.Module:
     * ``"xavier"``: Glorot & Bengio 2010, Var(w) = 2 / (fan_in + fan_out);
     * ``"he"``: He et al. 2015, Var(w) = 2 / fan_in;
     * ``"lecun"``: LeCun et al. 1998, Var(w) = 1 / fan_in;
+    * ``"standard_normal"``: N(0, 1), with no regard for the fans;
+    * ``"constant"``: every weight 1 / fan_in: sensible scale, perfect symmetry;
     * ``"zeros"``: every weight 0, to show the symmetry problem.
 
     The formulas live in :mod:`nnlab.init`.
@@ -286,6 +288,8 @@ def initialize_(model: nn.Module, init: str = "default") -> nn.Module:
         "xavier": initializers.xavier_normal_,
         "he": initializers.he_normal_,
         "lecun": initializers.lecun_normal_,
+        "standard_normal": nn.init.normal_,
+        "constant": lambda w: nn.init.constant_(w, 1.0 / initializers.fans(w)[0]),
         "zeros": nn.init.zeros_,
     }[init]
     for module in model.modules():

@@ -23,6 +23,7 @@ COURSE = ROOT / "exercises"
 # The exercise contract: every task is a solution cell named after it.
 CONTRACT = {
     "initialization": ["fans", "xavier_uniform_", "xavier_normal_", "he_normal_", "lecun_normal_"],
+    "vanishing_gradients": ["sigmoid_derivative", "grad_norms", "activation_stds"],
     "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
 }
 
@@ -120,6 +121,33 @@ def conv_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
 def separable_conv_params(in_channels, out_channels, kernel_size, bias=True):
     return conv_params(in_channels, in_channels, kernel_size, False, groups=in_channels) + in_channels * out_channels
 """, ["separable_conv_params"], []),
+    "sigmoid_derivative_overflows": ("vanishing_gradients", "sigmoid_derivative", """
+def sigmoid_derivative(x):
+    return torch.exp(-x) / (1 + torch.exp(-x)) ** 2
+""", [], ["sigmoid_derivative"]),
+    "grad_norms_squared": ("vanishing_gradients", "grad_norms", """
+def grad_norms(model):
+    return {name: float((p.grad ** 2).sum()) for name, p in model.named_parameters() if p.grad is not None}
+""", ["grad_norms"], []),
+    "grad_norms_keeps_missing": ("vanishing_gradients", "grad_norms", """
+def grad_norms(model):
+    return {name: float(p.grad.norm()) if p.grad is not None else 0.0 for name, p in model.named_parameters()}
+""", [], ["grad_norms"]),
+    "activation_stds_population": ("vanishing_gradients", "activation_stds", """
+def activation_stds(model, x):
+    stds = []
+    with torch.no_grad():
+        for child in model:
+            x = child(x)
+            stds.append(float(x.std(unbiased=False)))
+    return stds
+""", ["activation_stds"], []),
+    "activation_stds_delegates": ("vanishing_gradients", "activation_stds", """
+import nnlab.diagnostics
+
+def activation_stds(model, x):
+    return [stats.std for stats in nnlab.diagnostics.activation_stats(model, x)]
+""", ["activation_stds"], []),
     "receptive_ignores_stride": ("cnn_sizing", "receptive_field", """
 def receptive_field(layers):
     return 1 + sum(kernel - 1 for kernel, stride in layers)
@@ -206,6 +234,19 @@ def test_source_notebooks_carry_no_outputs():
 
 def test_contract_covers_every_source_assignment():
     assert set(course_tools.assignments(COURSE)) == set(CONTRACT)
+
+
+def test_source_notebooks_match_their_authoring_scripts():
+    # Exercises are edited in exercises/authoring/<assignment>.py; a notebook edited by hand
+    # (or a script changed without rebuilding) would silently diverge.
+    import runpy
+
+    build = runpy.run_path(str(COURSE / "authoring" / "build.py"))
+    assert set(build["ASSIGNMENTS"]) == set(CONTRACT)
+    for assignment in CONTRACT:
+        committed = (COURSE / "source" / assignment / f"{assignment}.ipynb").read_text()
+        assert build["build"](assignment) == committed, (
+            f"{assignment}.ipynb differs from exercises/authoring/{assignment}.py: run `make notebooks`")
 
 
 # ---------------------------------------------------------------- the full cycle (slow)

@@ -1,0 +1,72 @@
+"""Building blocks for the exercise notebooks: each ``<assignment>.py`` here lists its cells
+with these helpers, and ``build.py`` writes ``exercises/source/<assignment>/<assignment>.ipynb``.
+
+Cell kinds follow nbgrader: locked text and code, one solution cell per contract task
+(``grade_id`` = the task's name), visible and hidden test cells (``<task>_visible``,
+``<task>_hidden``), free experiment cells, and manually graded answers.
+"""
+import nbformat
+from textwrap import dedent
+
+_counter = {"n": 0}
+
+
+def _meta(**kw):
+    base = {"schema_version": 3, "task": False, "locked": False, "solution": False, "grade": False}
+    base.update(kw)
+    return {"nbgrader": base}
+
+
+def _id(prefix):
+    _counter["n"] += 1
+    return f"{prefix}_{_counter['n']:02d}"
+
+
+def md(text):
+    return nbformat.v4.new_markdown_cell(dedent(text).strip(), metadata=_meta(locked=True, grade_id=_id("text")))
+
+
+def code(src):
+    """An ungraded, unlocked code cell (experiments the student runs)."""
+    c = nbformat.v4.new_code_cell(dedent(src).strip())
+    return c
+
+
+def locked_code(src, name):
+    return nbformat.v4.new_code_cell(dedent(src).strip(), metadata=_meta(locked=True, grade_id=name))
+
+
+def solution(name, src):
+    return nbformat.v4.new_code_cell(dedent(src).strip(), metadata=_meta(solution=True, grade_id=name))
+
+
+def tests(name, points, body, setup=""):
+    src = dedent(setup).strip() + "\n" + dedent(body).strip()
+    return nbformat.v4.new_code_cell(src.strip(), metadata=_meta(grade=True, locked=True, points=points, grade_id=name))
+
+
+def hidden(name, points, setup, body):
+    src = dedent(setup).strip() + "\n### BEGIN HIDDEN TESTS\n" + dedent(body).strip() + "\n### END HIDDEN TESTS"
+    return nbformat.v4.new_code_cell(src.strip(), metadata=_meta(grade=True, locked=True, points=points, grade_id=name))
+
+
+def manual(name, points, text):
+    return nbformat.v4.new_markdown_cell(dedent(text).strip(), metadata=_meta(grade=True, solution=True, points=points, grade_id=name))
+
+
+def reset_ids():
+    """Start the text-cell ids at 1 again (each notebook numbers its own)."""
+    _counter["n"] = 0
+
+
+def notebook(cells):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = cells
+    nb.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    }
+    for cell in nb.cells:
+        cell.pop("id", None)
+    nb.nbformat_minor = 4  # nbgrader 0.9 keeps cell ids off
+    return nb
