@@ -7,6 +7,7 @@ after global pooling (the layout the transfer-learning chapter relies on).
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -25,7 +26,7 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "identity": nn.Identity,
 }
-NORMS = (None, "batch", "layer")
+NORMS = (None, "batch", "layer", "group")
 NORM_POSITIONS = ("before", "after")
 INITS = ("default", "xavier", "he", "lecun", "standard_normal", "constant", "zeros")
 
@@ -47,6 +48,9 @@ def _norm_layer(norm: str | None, features: int, dims: int) -> nn.Module:
         # GroupNorm with one group normalizes each sample over all its channels and positions:
         # LayerNorm for feature maps, without fixing the spatial size in advance.
         return nn.LayerNorm(features) if dims == 0 else nn.GroupNorm(1, features)
+    if norm == "group":
+        # Wu & He (2018): statistics per sample over groups of channels (up to 8 groups).
+        return nn.GroupNorm(math.gcd(features, 8), features)
     raise ValueError(f"unknown norm {norm!r}; choose one of {NORMS}")
 
 

@@ -24,6 +24,8 @@ COURSE = ROOT / "exercises"
 CONTRACT = {
     "initialization": ["fans", "xavier_uniform_", "xavier_normal_", "he_normal_", "lecun_normal_"],
     "vanishing_gradients": ["sigmoid_derivative", "grad_norms", "activation_stds"],
+    "batchnorm": ["batchnorm_forward", "BatchNorm1d"],
+    "dropout": ["dropout", "Dropout"],
     "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
 }
 
@@ -148,6 +150,82 @@ import nnlab.diagnostics
 def activation_stds(model, x):
     return [stats.std for stats in nnlab.diagnostics.activation_stats(model, x)]
 """, ["activation_stds"], []),
+    "batchnorm_biased_running_var": ("batchnorm", "batchnorm_forward", """
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(dim=0), x.var(dim=0, unbiased=False)
+        with torch.no_grad():
+            running_mean.mul_(1 - momentum).add_(momentum * mean)
+            running_var.mul_(1 - momentum).add_(momentum * var)
+    else:
+        mean, var = running_mean, running_var
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+""", [], ["batchnorm_forward"]),
+    "batchnorm_unbiased_normalization": ("batchnorm", "batchnorm_forward", """
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    if training:
+        mean, var = x.mean(dim=0), x.var(dim=0)
+        with torch.no_grad():
+            running_mean.mul_(1 - momentum).add_(momentum * mean)
+            running_var.mul_(1 - momentum).add_(momentum * var)
+    else:
+        mean, var = running_mean, running_var
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+""", ["batchnorm_forward"], []),
+    "batchnorm_delegates": ("batchnorm", "batchnorm_forward", """
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
+    return torch.nn.functional.batch_norm(x, running_mean, running_var, gamma, beta, training, momentum, eps)
+""", ["batchnorm_forward"], []),
+    "batchnorm_module_ignores_eval": ("batchnorm", "BatchNorm1d", """
+class BatchNorm1d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+
+    def forward(self, x):
+        return batchnorm_forward(x, self.weight, self.bias, self.running_mean, self.running_var, True, self.momentum, self.eps)
+""", [], ["BatchNorm1d"]),
+    "dropout_not_inverted": ("dropout", "dropout", """
+def dropout(x, p, training, generator=None):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(p)
+    if not training:
+        return x
+    return x * (torch.rand(x.shape, generator=generator) >= p)
+""", ["dropout"], []),
+    "dropout_ignores_generator": ("dropout", "dropout", """
+def dropout(x, p, training, generator=None):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(p)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    return x * (torch.rand(x.shape) >= p) / (1 - p)
+""", [], ["dropout"]),
+    "dropout_keep_probability": ("dropout", "dropout", """
+def dropout(x, p, training, generator=None):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(p)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    return x * (torch.rand(x.shape, generator=generator) < p) / p
+""", [], ["dropout"]),
+    "dropout_module_always_on": ("dropout", "Dropout", """
+class Dropout(nn.Module):
+    def __init__(self, p=0.5):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        return dropout(x, self.p, True)
+""", ["Dropout"], []),
     "receptive_ignores_stride": ("cnn_sizing", "receptive_field", """
 def receptive_field(layers):
     return 1 + sum(kernel - 1 for kernel, stride in layers)
