@@ -245,6 +245,13 @@ print("a line on stderr", file=sys.stderr)
 '''
 
 
+def _noise_target(lines: list[str], task: str) -> int:
+    """The line of the function that a task's calls run: ``def task(`` or a class's ``forward``."""
+    if any(line.startswith(f"class {task}(") for line in lines):
+        return next(i for i, line in enumerate(lines) if line.strip().startswith("def forward("))
+    return next(i for i, line in enumerate(lines) if line.startswith(f"def {task}("))
+
+
 def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
@@ -354,9 +361,10 @@ def graded_class(tmp_path_factory):
                 cell = _solution_cell(noisy, task)
                 # every call of the function warns, shows a progress bar and writes to stderr
                 lines = [line for line in cell.source.splitlines() if "SOLUTION" not in line]
-                header = next(i for i, line in enumerate(lines) if line.startswith(f"def {task}("))
+                header = _noise_target(lines, task)
+                indent = " " * (len(lines[header]) - len(lines[header].lstrip()) + 4)
                 after_docstring = header + 2 if '"""' in lines[header + 1] else header + 1
-                noise = ["    " + line for line in NOISY_PREFIX.strip().splitlines()]
+                noise = [indent + line for line in NOISY_PREFIX.strip().splitlines()]
                 lines[after_docstring:after_docstring] = noise
                 cell.source = "\n".join(lines)
             _submit(course, "noisy", assignment, noisy)

@@ -70,7 +70,7 @@ def test_norm_position_orders_the_layers():
         (dict(width=0), "width"),
         (dict(depth=-1), "depth"),
         (dict(activation="relux"), "unknown activation 'relux'"),
-        (dict(norm="group"), "unknown norm"),
+        (dict(norm="instance"), "unknown norm"),
         (dict(dropout=1.0), "dropout"),
         (dict(init="glorot"), "unknown init"),
         (dict(norm_position="middle"), "norm_position"),
