@@ -42,6 +42,14 @@ def _loss_of(closure: Callable[[], torch.Tensor] | None) -> torch.Tensor | None:
         return closure()
 
 
+def _with_gradients(param_groups: list[dict]):
+    """``(group, parameter)`` for every parameter that has a gradient; the others are skipped."""
+    for group in param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                yield group, p
+
+
 def _gradient(p: torch.Tensor, weight_decay: float) -> torch.Tensor:
     return p.grad if weight_decay == 0 else p.grad.add(p, alpha=weight_decay)
 
@@ -60,21 +68,18 @@ class SGD(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         loss = _loss_of(closure)
-        for group in self.param_groups:
+        for group, p in _with_gradients(self.param_groups):
             mu = group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _gradient(p, group["weight_decay"])
-                if mu:
-                    state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        state["momentum_buffer"] = g.clone()
-                    else:
-                        state["momentum_buffer"].mul_(mu).add_(g)
-                    buffer = state["momentum_buffer"]
-                    g = g.add(buffer, alpha=mu) if group["nesterov"] else buffer
-                p.add_(g, alpha=-group["lr"])
+            g = _gradient(p, group["weight_decay"])
+            if mu:
+                state = self.state[p]
+                if "momentum_buffer" not in state:
+                    state["momentum_buffer"] = g.clone()
+                else:
+                    state["momentum_buffer"].mul_(mu).add_(g)
+                buffer = state["momentum_buffer"]
+                g = g.add(buffer, alpha=mu) if group["nesterov"] else buffer
+            p.add_(g, alpha=-group["lr"])
         return loss
 
 
@@ -89,15 +94,12 @@ class Adagrad(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         loss = _loss_of(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "sum" not in state:
-                    state["sum"] = torch.zeros_like(p)
-                state["sum"].addcmul_(p.grad, p.grad)
-                p.addcdiv_(p.grad, state["sum"].sqrt().add_(group["eps"]), value=-group["lr"])
+        for group, p in _with_gradients(self.param_groups):
+            state = self.state[p]
+            if "sum" not in state:
+                state["sum"] = torch.zeros_like(p)
+            state["sum"].addcmul_(p.grad, p.grad)
+            p.addcdiv_(p.grad, state["sum"].sqrt().add_(group["eps"]), value=-group["lr"])
         return loss
 
 
@@ -114,17 +116,14 @@ class RMSprop(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         loss = _loss_of(closure)
-        for group in self.param_groups:
+        for group, p in _with_gradients(self.param_groups):
             alpha = group["alpha"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _gradient(p, group["weight_decay"])
-                state = self.state[p]
-                if "square_avg" not in state:
-                    state["square_avg"] = torch.zeros_like(p)
-                square_avg = state["square_avg"].mul_(alpha).addcmul_(g, g, value=1 - alpha)
-                p.addcdiv_(g, square_avg.sqrt().add_(group["eps"]), value=-group["lr"])
+            g = _gradient(p, group["weight_decay"])
+            state = self.state[p]
+            if "square_avg" not in state:
+                state["square_avg"] = torch.zeros_like(p)
+            square_avg = state["square_avg"].mul_(alpha).addcmul_(g, g, value=1 - alpha)
+            p.addcdiv_(g, square_avg.sqrt().add_(group["eps"]), value=-group["lr"])
         return loss
 
 
@@ -145,24 +144,21 @@ class Adam(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         loss = _loss_of(closure)
-        for group in self.param_groups:
+        for group, p in _with_gradients(self.param_groups):
             beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = _gradient(p, group["weight_decay"])
-                state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
-                v = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
-                m_hat = m / (1 - beta1**t)
-                v_hat = v / (1 - beta2**t)
-                p.addcdiv_(m_hat, v_hat.sqrt().add_(group["eps"]), value=-group["lr"])
+            g = _gradient(p, group["weight_decay"])
+            state = self.state[p]
+            if not state:
+                state["step"] = 0
+                state["exp_avg"] = torch.zeros_like(p)
+                state["exp_avg_sq"] = torch.zeros_like(p)
+            state["step"] += 1
+            t = state["step"]
+            m = state["exp_avg"].mul_(beta1).add_(g, alpha=1 - beta1)
+            v = state["exp_avg_sq"].mul_(beta2).addcmul_(g, g, value=1 - beta2)
+            m_hat = m / (1 - beta1**t)
+            v_hat = v / (1 - beta2**t)
+            p.addcdiv_(m_hat, v_hat.sqrt().add_(group["eps"]), value=-group["lr"])
         return loss
 
 
@@ -177,8 +173,6 @@ class NormalizedSGD(Optimizer):
     @torch.no_grad()
     def step(self, closure=None):
         loss = _loss_of(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    p.add_(p.grad / (p.grad.norm() + group["eps"]), alpha=-group["lr"])
+        for group, p in _with_gradients(self.param_groups):
+            p.add_(p.grad / (p.grad.norm() + group["eps"]), alpha=-group["lr"])
         return loss
