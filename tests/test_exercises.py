@@ -26,6 +26,10 @@ CONTRACT = {
     "vanishing_gradients": ["sigmoid_derivative", "grad_norms", "activation_stds"],
     "batchnorm": ["batchnorm_forward", "BatchNorm1d"],
     "dropout": ["dropout", "Dropout"],
+    "optimizers": ["SGD", "Adagrad", "RMSprop", "Adam"],
+    "clipping": ["clip_by_value", "clip_by_norm", "clip_by_global_norm", "clip_grad_norm_"],
+    "lr_schedules": ["step_decay", "exponential_decay", "inverse_time_decay", "warmup_cosine", "WarmupCosine"],
+    "transfer_learning": ["freeze_", "count_trainable", "replace_head"],
     "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
 }
 
@@ -226,6 +230,187 @@ class Dropout(nn.Module):
     def forward(self, x):
         return dropout(x, self.p, True)
 """, ["Dropout"], []),
+    "clip_norm_divides_by_norm_only": ("clipping", "clip_by_norm", """
+def clip_by_norm(t, max_norm):
+    norm = float(t.norm())
+    return t / norm if norm > max_norm else t.clone()
+""", ["clip_by_norm"], []),
+    "global_norm_clips_each_tensor": ("clipping", "clip_by_global_norm", """
+def clip_by_global_norm(tensors, max_norm):
+    tensors = list(tensors)
+    total = math.sqrt(sum(float(t.pow(2).sum()) for t in tensors))
+    return [t * (max_norm / max(float(t.norm()), max_norm)) for t in tensors], total
+""", ["clip_by_global_norm"], []),
+    "global_norm_consumes_generator": ("clipping", "clip_by_global_norm", """
+def clip_by_global_norm(tensors, max_norm):
+    total = math.sqrt(sum(float(t.double().pow(2).sum()) for t in tensors))
+    scale = max_norm / max(total, max_norm)
+    return [t * scale for t in tensors], total
+""", [], ["clip_by_global_norm"]),
+    "clip_grad_norm_reads_generator_twice": ("clipping", "clip_grad_norm_", """
+def clip_grad_norm_(parameters, max_norm):
+    total = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in parameters if p.grad is not None))
+    scale = max_norm / max(total, max_norm)
+    for p in parameters:
+        if p.grad is not None:
+            p.grad.mul_(scale)
+    return total
+""", ["clip_grad_norm_"], []),
+    "step_decay_float_division": ("lr_schedules", "step_decay", """
+def step_decay(lr0, epoch, drop=0.5, every=10):
+    return lr0 * drop ** (epoch / every)
+""", ["step_decay"], []),
+    "warmup_starts_at_zero": ("lr_schedules", "warmup_cosine", """
+def warmup_cosine(step, total_steps, lr_max, warmup_steps=0, lr_min=0.0):
+    if step < warmup_steps:
+        return lr_max * step / warmup_steps
+    q = min(max((step - warmup_steps) / max(1, total_steps - warmup_steps), 0.0), 1.0)
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * q))
+""", ["warmup_cosine"], []),
+    "cosine_rises_again": ("lr_schedules", "warmup_cosine", """
+def warmup_cosine(step, total_steps, lr_max, warmup_steps=0, lr_min=0.0):
+    if step < warmup_steps:
+        return lr_max * (step + 1) / warmup_steps
+    q = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * q))
+""", [], ["warmup_cosine"]),
+    "scheduler_compounds_current_lr": ("lr_schedules", "WarmupCosine", """
+class WarmupCosine(torch.optim.lr_scheduler.LRScheduler):
+    def __init__(self, optimizer, total_steps, warmup_steps=0, lr_min=0.0):
+        self.total_steps, self.warmup_steps, self.lr_min = total_steps, warmup_steps, lr_min
+        super().__init__(optimizer)
+
+    def get_lr(self):
+        return [warmup_cosine(self.last_epoch, self.total_steps, group["lr"], self.warmup_steps, self.lr_min)
+                for group in self.optimizer.param_groups]
+""", ["WarmupCosine"], []),
+    "freeze_medium_first_block": ("transfer_learning", "freeze_", """
+def freeze_(model, regime):
+    if regime not in ("small", "medium", "large"):
+        raise ValueError(regime)
+    for p in model.parameters():
+        p.requires_grad_(regime == "large")
+    for module in [model.head] + ([model.features[0]] if regime == "medium" else []):
+        for p in module.parameters():
+            p.requires_grad_(True)
+    return model
+""", [], ["freeze_"]),
+    "count_trainable_counts_tensors": ("transfer_learning", "count_trainable", """
+def count_trainable(model):
+    return len([p for p in model.parameters() if p.requires_grad])
+""", ["count_trainable"], []),
+    "replace_head_default_dtype": ("transfer_learning", "replace_head", """
+def replace_head(model, num_classes):
+    model.head = nn.Linear(model.head.in_features, num_classes)
+    return model
+""", [], ["replace_head"]),
+    "sgd_nesterov_ignored": ("optimizers", "SGD", """
+class SGD(torch.optim.Optimizer):
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.add(p, alpha=group["weight_decay"])
+                if group["momentum"]:
+                    state = self.state[p]
+                    if "b" not in state:
+                        state["b"] = g.clone()
+                    else:
+                        state["b"].mul_(group["momentum"]).add_(g)
+                    g = state["b"]
+                p.add_(g, alpha=-group["lr"])
+        return loss
+""", [], ["SGD"]),
+    "adagrad_inherits_torch": ("optimizers", "Adagrad", """
+class Adagrad(torch.optim.Adagrad):
+    def __init__(self, params, lr=1e-2, eps=1e-10):
+        super().__init__(params, lr=lr, eps=eps)
+""", ["Adagrad"], []),
+    "rmsprop_eps_inside_sqrt": ("optimizers", "RMSprop", """
+class RMSprop(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not 0 <= alpha < 1:
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.add(p, alpha=group["weight_decay"])
+                s = self.state[p].setdefault("s", torch.zeros_like(p))
+                s.mul_(group["alpha"]).addcmul_(g, g, value=1 - group["alpha"])
+                p.addcdiv_(g, (s + group["eps"]).sqrt(), value=-group["lr"])
+        return loss
+""", ["RMSprop"], []),
+    "adam_without_bias_correction": ("optimizers", "Adam", """
+class Adam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.add(p, alpha=group["weight_decay"])
+                state = self.state[p]
+                m = state.setdefault("m", torch.zeros_like(p)).mul_(beta1).add_(g, alpha=1 - beta1)
+                v = state.setdefault("v", torch.zeros_like(p)).mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                p.addcdiv_(m, v.sqrt().add_(group["eps"]), value=-group["lr"])
+        return loss
+""", ["Adam"], []),
+    "adam_ignores_group_settings": ("optimizers", "Adam", """
+class Adam(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        if lr < 0 or eps < 0 or weight_decay < 0 or not all(0 <= b < 1 for b in betas):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        lr, (beta1, beta2), eps, wd = (self.defaults[k] for k in ("lr", "betas", "eps", "weight_decay"))
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.add(p, alpha=wd)
+                state = self.state[p]
+                t = state["t"] = state.get("t", 0) + 1
+                m = state.setdefault("m", torch.zeros_like(p)).mul_(beta1).add_(g, alpha=1 - beta1)
+                v = state.setdefault("v", torch.zeros_like(p)).mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                p.addcdiv_(m / (1 - beta1**t), (v / (1 - beta2**t)).sqrt().add_(eps), value=-lr)
+        return loss
+""", [], ["Adam"]),
     "receptive_ignores_stride": ("cnn_sizing", "receptive_field", """
 def receptive_field(layers):
     return 1 + sum(kernel - 1 for kernel, stride in layers)
@@ -246,9 +431,13 @@ print("a line on stderr", file=sys.stderr)
 
 
 def _noise_target(lines: list[str], task: str) -> int:
-    """The line of the function that a task's calls run: ``def task(`` or a class's ``forward``."""
+    """The line of the function that a task's calls run: ``def task(``, a module's ``forward``,
+    or the ``__init__`` of another class (an optimizer or a scheduler)."""
     if any(line.startswith(f"class {task}(") for line in lines):
-        return next(i for i, line in enumerate(lines) if line.strip().startswith("def forward("))
+        for method in ("def forward(", "def __init__("):
+            found = [i for i, line in enumerate(lines) if line.strip().startswith(method)]
+            if found:
+                return found[0]
     return next(i for i, line in enumerate(lines) if line.startswith(f"def {task}("))
 
 

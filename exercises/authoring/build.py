@@ -17,7 +17,10 @@ import nbformat
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / "source"
-ASSIGNMENTS = ("initialization", "vanishing_gradients", "batchnorm", "dropout", "cnn_sizing")
+ASSIGNMENTS = (
+    "initialization", "vanishing_gradients", "batchnorm", "dropout", "optimizers", "clipping", "lr_schedules",
+    "transfer_learning", "cnn_sizing",
+)
 
 
 def build(assignment: str) -> str:
