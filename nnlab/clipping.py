@@ -11,6 +11,9 @@ import math
 from collections.abc import Iterable, Sequence
 
 import torch
+from torch import nn
+
+from nnlab.train import Callback
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -58,3 +61,51 @@ def clip_grad_norm_(parameters: Iterable[torch.Tensor] | torch.Tensor, max_norm:
             for grad in grads:
                 grad.mul_(scale)
     return total
+
+
+CLIPPINGS = ("none", "value", "norm", "global_norm")
+
+
+class ClipGradients(Callback):
+    """Clip the gradients inside :func:`nnlab.fit` after every backward pass, and record what it did.
+
+    ``how``: ``"value"`` (each element), ``"norm"`` (each parameter tensor on its own),
+    ``"global_norm"`` (all tensors by one factor) or ``"none"`` (only record). Per step it
+    keeps the global norm before clipping (``norms``) and the cosine between the clipped and
+    the raw gradient (``cosines``: 1 means the direction was kept).
+    """
+
+    def __init__(self, how: str, threshold: float | None = None) -> None:
+        if how not in CLIPPINGS:
+            raise ValueError(f"how must be one of {CLIPPINGS}, got {how!r}")
+        if how != "none":
+            _check_positive("threshold", threshold if threshold is not None else 0.0)
+        self.how, self.threshold = how, threshold
+        self.norms: list[float] = []
+        self.cosines: list[float] = []
+
+    def _clipped(self, grads: list[torch.Tensor]) -> list[torch.Tensor]:
+        if self.how == "value":
+            return [clip_by_value(g, self.threshold) for g in grads]
+        if self.how == "norm":
+            return [clip_by_norm(g, self.threshold) for g in grads]
+        if self.how == "global_norm":
+            return clip_by_global_norm(grads, self.threshold)[0]
+        return grads
+
+    def on_after_backward(self, model: nn.Module, step: int) -> None:
+        grads = [p.grad for p in model.parameters() if p.grad is not None]
+        if not grads:
+            return
+        raw = torch.cat([g.detach().flatten() for g in grads]).double()
+        clipped = self._clipped(grads)
+        with torch.no_grad():
+            for grad, new in zip(grads, clipped):
+                if new is not grad:
+                    grad.copy_(new)
+        after = torch.cat([g.detach().flatten() for g in grads]).double()
+        self.norms.append(float(raw.norm()))
+        self.cosines.append(float(torch.nn.functional.cosine_similarity(raw, after, dim=0)))
+
+    def __repr__(self) -> str:
+        return f"ClipGradients(how={self.how!r}, threshold={self.threshold}, steps={len(self.norms)})"

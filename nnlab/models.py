@@ -272,6 +272,40 @@ def cnn2d(in_channels: int = 1, num_classes: int = 10, **kwargs) -> ConvNet:
     return cnn(in_channels, num_classes, dims=2, **kwargs)
 
 
+class RecurrentClassifier(nn.Module):
+    """A one-layer Elman RNN that reads a signal one sample at a time, then a linear ``head``.
+
+    Input ``(N, L)`` or ``(N, 1, L)``; output ``(N, num_classes)`` logits from the last hidden
+    state. ``identity_init=True`` starts the recurrent weights at the identity and the biases
+    at zero (Le et al., 2015, "IRNN"): with ReLU the hidden state is carried unchanged through
+    time, which is also what lets gradients through 40 steps grow large.
+    """
+
+    def __init__(self, num_classes: int = 10, hidden: int = 64, nonlinearity: str = "relu",
+                 identity_init: bool = True) -> None:
+        super().__init__()
+        _check_int("num_classes", num_classes)
+        _check_int("hidden", hidden)
+        _check_choice("nonlinearity", nonlinearity, ("relu", "tanh"))
+        self.rnn = nn.RNN(1, hidden, nonlinearity=nonlinearity, batch_first=True)
+        if identity_init:
+            with torch.no_grad():
+                self.rnn.weight_hh_l0.copy_(torch.eye(hidden))
+                self.rnn.bias_hh_l0.zero_()
+                self.rnn.bias_ih_l0.zero_()
+        self.head = nn.Linear(hidden, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            if x.shape[1] != 1:
+                raise ValueError(f"expected one channel, got input of shape {tuple(x.shape)}")
+            x = x[:, 0]
+        if x.dim() != 2:
+            raise ValueError(f"expected input (N, L) or (N, 1, L), got shape {tuple(x.shape)}")
+        _, last = self.rnn(x.unsqueeze(-1))
+        return self.head(last[-1])
+
+
 def initialize_(model: nn.Module, init: str = "default") -> nn.Module:
     """Re-initialize every ``Linear`` and convolution of ``model`` in place; biases to zero.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import torch
@@ -79,7 +79,8 @@ class RangeTest:
     ``lrs`` and ``losses`` (smoothed) per step; ``steepest``: the lr where the smoothed loss
     fell fastest (per unit of log lr); ``minimum``: the lr of the lowest smoothed loss;
     ``diverged_at``: the first lr whose loss exceeded ``divergence`` × the lowest one (NaN if
-    the run never diverged).
+    the run never diverged). A cross-entropy loss that blows up often does not grow without
+    bound but returns to chance level (ln 10 ≈ 2.3 for ten classes), hence the default of 2.
     """
 
     lrs: list[float]
@@ -103,7 +104,7 @@ def lr_range_test(
     steps: int = 100,
     momentum: float = 0.9,
     smoothing: float = 0.9,
-    divergence: float = 4.0,
+    divergence: float = 2.0,
     loss_fn=None,
 ) -> RangeTest:
     """Smith's LR range test on a *copy* of ``model`` (the model itself is not changed).
@@ -158,7 +159,23 @@ def lr_range_test(
     if len(losses) < 3:
         raise RuntimeError("the range test diverged at once: lower lr_min")
     log_lrs = [math.log(lr) for lr in lrs]
-    slopes = [(losses[i + 1] - losses[i - 1]) / (log_lrs[i + 1] - log_lrs[i - 1]) for i in range(1, len(losses) - 1)]
-    steepest = lrs[1 + min(range(len(slopes)), key=slopes.__getitem__)]
-    minimum = lrs[min(range(len(losses)), key=losses.__getitem__)]
+    lowest = min(range(len(losses)), key=losses.__getitem__)
+    # the steepest descent is looked for on the way DOWN to the minimum: past it, a loss that
+    # wobbles on its way up can also fall steeply for a step or two
+    slopes = [(losses[i + 1] - losses[i - 1]) / (log_lrs[i + 1] - log_lrs[i - 1]) for i in range(1, min(lowest, len(losses) - 2) + 1)]
+    steepest = lrs[1 + min(range(len(slopes)), key=slopes.__getitem__)] if slopes else lrs[lowest]
+    minimum = lrs[lowest]
     return RangeTest(lrs, losses, steepest, minimum, diverged_at)
+
+
+def per_step(multiplier: Callable[[int, int], float]) -> Callable[[torch.optim.Optimizer, int], object]:
+    """A scheduler factory for :func:`nnlab.fit`: at step ``t`` of ``T`` the lr is the base lr × ``multiplier(t, T)``.
+
+    Turns any of the functions above into a schedule, e.g. a step decay every 4 epochs of
+    ``n`` steps: ``per_step(lambda t, T: step_decay(1.0, t // n, 0.5, 4))``.
+    """
+
+    def build(optimizer: torch.optim.Optimizer, total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: multiplier(step, total_steps))
+
+    return build

@@ -51,3 +51,44 @@ def test_non_positive_thresholds_are_refused(bad):
         clipping.clip_by_value(torch.ones(2), bad)
     with pytest.raises(ValueError, match="must be > 0"):
         clipping.clip_by_global_norm([torch.ones(2)], bad)
+
+
+def _clipping_run(callback=None, **fit_options):
+    import nnlab
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 6), torch.randint(0, 3, (64,))
+    model = nn.Sequential(nn.Linear(6, 16), nn.ReLU(), nn.Linear(16, 3))
+    for p in model.parameters():  # large weights: gradients well above the thresholds below
+        p.data.mul_(5)
+    loader = nnlab.TensorLoader(x, y, batch_size=16)
+    nnlab.fit(model, loader, epochs=3, optimizer="sgd", lr=0.05, progress=False,
+              callbacks=[callback] if callback else [], **fit_options)
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@pytest.mark.parametrize("how, torch_option", [("global_norm", "clip_grad_norm"), ("value", "clip_grad_value")])
+def test_clip_gradients_callback_trains_like_torchs_clipping(how, torch_option):
+    callback = clipping.ClipGradients(how, 0.5)
+    ours = _clipping_run(callback)
+    theirs = _clipping_run(**{torch_option: 0.5})  # fit clips with torch.nn.utils
+    assert torch.allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    assert len(callback.norms) == 12 and max(callback.norms) > 0.5
+
+
+def test_clip_gradients_callback_records_direction():
+    kept = clipping.ClipGradients("global_norm", 0.5)
+    _clipping_run(kept)
+    assert all(c == pytest.approx(1.0, abs=1e-9) for c in kept.cosines)
+    per_tensor = clipping.ClipGradients("norm", 0.1)
+    _clipping_run(per_tensor)
+    assert min(per_tensor.cosines) < 0.999  # tensors scaled by different factors: the direction changes
+    recorder = clipping.ClipGradients("none")
+    assert torch.equal(_clipping_run(recorder), _clipping_run())
+
+
+def test_clip_gradients_callback_rejects_bad_settings():
+    with pytest.raises(ValueError, match="how"):
+        clipping.ClipGradients("elementwise", 1.0)
+    with pytest.raises(ValueError, match="threshold"):
+        clipping.ClipGradients("norm", 0.0)

@@ -154,3 +154,23 @@ def test_he_init_matches_torch_kaiming_variance_for_convs():
 def test_zeros_init_makes_hidden_units_identical():
     m = models.mlp(5, 3, width=4, depth=2, init="zeros")
     assert all(torch.count_nonzero(p) == 0 for p in m.parameters() if p.dim() > 1)
+
+
+def test_recurrent_classifier_reads_signals_and_starts_from_the_identity():
+    from nnlab.models import RecurrentClassifier
+
+    model = RecurrentClassifier(num_classes=7, hidden=12)
+    assert torch.equal(model.rnn.weight_hh_l0, torch.eye(12))
+    x = torch.randn(5, 40)
+    out = model(x)
+    assert out.shape == (5, 7)
+    assert torch.equal(model(x.unsqueeze(1)), out)
+    # with ReLU and identity recurrence, h_t = relu(h_{t-1} + W_ih x_t): check the last step by hand
+    h = torch.zeros(5, 12)
+    for t in range(40):
+        h = torch.relu(h + x[:, t:t + 1] @ model.rnn.weight_ih_l0.T)
+    assert torch.allclose(model.head(h), out, atol=1e-5)
+    with pytest.raises(ValueError, match="shape"):
+        model(torch.randn(2, 3, 40))
+    with pytest.raises(ValueError, match="nonlinearity"):
+        RecurrentClassifier(nonlinearity="gelu")

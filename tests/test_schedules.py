@@ -64,7 +64,27 @@ def test_range_test_finds_a_useful_rate_and_the_divergence_without_touching_the_
     before = {k: v.clone() for k, v in model.state_dict().items()}
     result = schedules.lr_range_test(model, TensorLoader(x, y, 32, shuffle=True), lr_min=1e-4, lr_max=100.0, steps=150)
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert 1e-4 <= result.steepest < result.diverged_at
+    assert 1e-4 <= result.steepest <= result.minimum < result.diverged_at  # steepest on the way down
     assert result.losses[0] > min(result.losses)
     assert math.isfinite(result.diverged_at), "an lr of 100 must make SGD diverge"
     assert result.plot() is not None
+
+
+def test_per_step_turns_a_function_into_a_fit_schedule():
+    import nnlab
+
+    x, y = torch.randn(40, 3), torch.randint(0, 2, (40,))
+    model = nn.Linear(3, 2)
+    seen = []
+
+    class Record(nnlab.train.Callback):
+        def on_train_begin(self, model, optimizer):
+            self.optimizer = optimizer
+
+        def on_batch_begin(self, step):
+            seen.append(self.optimizer.param_groups[0]["lr"])
+
+    schedule = schedules.per_step(lambda t, total: schedules.warmup_cosine(t, total, 1.0, warmup_steps=2))
+    nnlab.fit(model, TensorLoader(x, y, 10), epochs=3, optimizer="sgd", lr=0.4, scheduler=schedule,
+              callbacks=[Record()], progress=False)
+    assert seen == pytest.approx([0.4 * schedules.warmup_cosine(t, 12, 1.0, warmup_steps=2) for t in range(12)])
