@@ -176,3 +176,37 @@ class NormalizedSGD(Optimizer):
         for group, p in _with_gradients(self.param_groups):
             p.add_(p.grad / (p.grad.norm() + group["eps"]), alpha=-group["lr"])
         return loss
+
+
+def trajectory(
+    make_optimizer: Callable[[list[torch.Tensor]], Optimizer],
+    loss: Callable[[torch.Tensor], torch.Tensor],
+    start: tuple[float, ...] | torch.Tensor,
+    steps: int,
+) -> tuple[torch.Tensor, list[float]]:
+    """Minimize ``loss(point)`` from ``start`` with an optimizer, for pictures of its path.
+
+    ``make_optimizer([point])`` builds the optimizer (e.g. ``lambda p: SGD(p, lr=0.1)``);
+    the point is a float64 vector. Returns the ``(steps + 1, dims)`` tensor of visited points
+    (``start`` first) and the loss at each of them; stops early if the loss is not finite.
+    """
+    if not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    point = torch.as_tensor(start, dtype=torch.float64).detach().clone().requires_grad_(True)
+    if point.dim() != 1:
+        raise ValueError(f"start must be a vector, got shape {tuple(point.shape)}")
+    optimizer = make_optimizer([point])
+    points, losses = [point.detach().clone()], []
+    for _ in range(steps):
+        optimizer.zero_grad()
+        value = loss(point)
+        losses.append(float(value.detach()))
+        if not torch.isfinite(value):
+            break
+        value.backward()
+        optimizer.step()
+        points.append(point.detach().clone())
+    if len(losses) < len(points):
+        with torch.no_grad():
+            losses.append(float(loss(point)))
+    return torch.stack(points), losses

@@ -245,3 +245,33 @@ def plot_range_test(result, ax=None, label: str | None = None):
         ax.legend(fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def plot_trajectories(
+    loss,
+    paths: Mapping[str, torch.Tensor],
+    xlim: tuple[float, float],
+    ylim: tuple[float, float],
+    ax=None,
+    title: str | None = None,
+    levels: int = 25,
+):
+    """Paths of optimizers (``{label: (steps, 2) points}``, from :func:`nnlab.optim.trajectory`)
+    over the contour lines of a 2-D ``loss(point)``."""
+    figure, (ax,) = _axes(ax, 1, width=5.0, height=4.0)
+    xs = torch.linspace(*xlim, 200, dtype=torch.float64)
+    ys = torch.linspace(*ylim, 200, dtype=torch.float64)
+    grid_x, grid_y = torch.meshgrid(xs, ys, indexing="xy")
+    with torch.no_grad():
+        values = torch.stack([loss(torch.stack([x, y])) for x, y in zip(grid_x.flatten(), grid_y.flatten())])
+    ax.contour(grid_x.numpy(), grid_y.numpy(), values.reshape(grid_x.shape).numpy(), levels=levels, cmap="Greys", linewidths=0.6)
+    for label, points in paths.items():
+        points = points.detach().cpu().numpy()
+        ax.plot(points[:, 0], points[:, 1], marker=".", ms=3, lw=1, label=label)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$w_1$", ylabel="$w_2$")
+    if title:
+        ax.set_title(title)
+    if paths:
+        ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure

@@ -95,3 +95,21 @@ def test_adam_bias_correction_makes_the_first_step_lr_sized():
     w.grad = torch.tensor([1e-3, 1.0, -50.0])
     optim.Adam([w], lr=0.1).step()
     assert torch.allclose(w.detach(), torch.tensor([-0.1, -0.1, 0.1]), rtol=1e-4)
+
+
+def test_trajectory_follows_gradient_descent_by_hand():
+    from nnlab.optim import SGD, trajectory
+
+    def bowl(w):
+        return 0.5 * (w[0] ** 2 + 10 * w[1] ** 2)
+
+    points, losses = trajectory(lambda p: SGD(p, lr=0.05), bowl, (1.0, 1.0), steps=20)
+    assert points.shape == (21, 2) and len(losses) == 21
+    # gradient descent on a diagonal quadratic: each coordinate shrinks by (1 - lr * curvature) per step
+    expected = torch.tensor([(1 - 0.05) ** 20, (1 - 0.5) ** 20], dtype=torch.float64)
+    assert torch.allclose(points[-1], expected)
+    assert losses[-1] == pytest.approx(float(bowl(points[-1])))
+    diverging, _ = trajectory(lambda p: SGD(p, lr=1.0), lambda w: torch.exp(w[0] ** 2).sum() + w[1], (3.0, 0.0), steps=50)
+    assert len(diverging) < 51  # stopped once the loss overflowed
+    with pytest.raises(ValueError, match="steps"):
+        trajectory(lambda p: SGD(p, lr=0.1), bowl, (1.0, 1.0), steps=0)

@@ -39,3 +39,18 @@ def test_plot_2d_rejects_non_2d_points():
 
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plots.plot_2d(torch.zeros(5, 3), torch.zeros(5))
+
+
+def test_plot_trajectories_draws_one_line_per_path():
+    from nnlab.optim import SGD, trajectory
+
+    def bowl(w):
+        return w[0] ** 2 + 3 * w[1] ** 2
+
+    path, _ = trajectory(lambda p: SGD(p, lr=0.1), bowl, (1.0, 1.0), steps=10)
+    figure = plots.plot_trajectories(bowl, {"SGD": path}, (-1.5, 1.5), (-1.5, 1.5), title="bowl")
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 1 and len(lines[0].get_xdata()) == 11
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
