@@ -1,6 +1,7 @@
 """How fast a class is graded: plain serial nbgrader against the course's parallel grader.
 
-Builds a synthetic class (STUDENTS students x every assignment; half submit the solution,
+Builds a synthetic class (STUDENTS students x every assignment, or those named by
+``--assignments``; half submit the solution,
 a quarter the released notebook, a quarter a solution with one task wrong), then grades
 it twice, each time in a fresh copy of the course:
 
@@ -57,9 +58,10 @@ def make_class(course: Path, students: int) -> int:
     return count
 
 
-def fresh_course(workdir: Path, label: str) -> Path:
+def fresh_course(workdir: Path, label: str, names: list[str]) -> Path:
     course = workdir / label / "exercises"
-    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    for name in names:
+        shutil.copytree(ROOT / "exercises" / "source" / name, course / "source" / name)
     shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
     return course
 
@@ -80,14 +82,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--tiny", action="store_true", help="2 students: checks that it runs")
+    parser.add_argument("--assignments", nargs="+", help="the assignments to grade (default: all)")
+    parser.add_argument("--tiny", action="store_true", help="2 students, 2 assignments: checks that it runs")
     args = parser.parse_args()
     students = 2 if args.tiny else args.students
+    available = course_tools.assignments(ROOT / "exercises")
+    names = args.assignments or (["clipping", "lr_schedules"] if args.tiny else available)
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        parser.error(f"unknown assignment(s) {unknown}; choose from {available}")
     with tempfile.TemporaryDirectory(prefix="nnlab-grade-bench-") as tmp:
         workdir = Path(tmp)
         results = {}
         for label in ("plain", "course"):
-            course = fresh_course(workdir, label)
+            course = fresh_course(workdir, label, names)
             with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON lines
                 course_tools.release(course)
             notebooks = make_class(course, students)
@@ -107,6 +115,7 @@ def main() -> None:
             print(json.dumps({"grader": label, **{k: v for k, v in results[label].items() if k != "grades"}}), flush=True)
         print(json.dumps({
             "students": students,
+            "assignments": names,
             "jobs": args.jobs,
             "cores": os.cpu_count(),
             "plain_notebooks_per_minute": results["plain"]["notebooks_per_minute"],

@@ -178,6 +178,9 @@ def command(argv: list[str], private: Path, limits: Limits, cgroup: Path | None)
         "--unshare-all", "--die-with-parent", "--new-session",
         "--chdir", str(work), "--setenv", "HOME", str(work), "--setenv", "TMPDIR", str(work),
         "--setenv", "MPLCONFIGDIR", str(work), "--setenv", "NNLAB_PROGRESS", "0",
+        # torch's compiler caches default to /tmp, read-only here: optimizers and schedulers import them
+        "--setenv", "TORCHINDUCTOR_CACHE_DIR", str(work / ".torchinductor"),
+        "--setenv", "TRITON_CACHE_DIR", str(work / ".triton"), "--setenv", "XDG_CACHE_HOME", str(work / ".cache"),
         "--unsetenv", "NNLAB_SANDBOX_HIDE", "--unsetenv", "NNLAB_GRADEBOOK_URL",
         # the grader's pid means nothing in the sandbox's pid namespace; --die-with-parent ties the lifetimes
         "--unsetenv", "JPY_PARENT_PID",

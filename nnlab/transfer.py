@@ -5,7 +5,7 @@ The *source task* is digits 0–4 of a separately generated MNIST-1D set (genera
 :data:`SOURCE_SEED`, not the paper's 42): 4,000 signals the course's own data never
 contains. The *target task* of the chapter is digits 5–9 of the standard MNIST-1D: the same
 kind of signal, new classes. ``python -m nnlab.transfer`` retrains the source network and
-rewrites :data:`WEIGHTS` (about a minute on a laptop CPU); the file is small and ships
+rewrites :data:`WEIGHTS` (about 15 seconds on a laptop CPU); the file is small and ships
 inside the package, so nothing is downloaded.
 """
 from __future__ import annotations
