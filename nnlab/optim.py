@@ -210,3 +210,30 @@ def trajectory(
         with torch.no_grad():
             losses.append(float(loss(point)))
     return torch.stack(points), losses
+
+
+def full_batch_losses(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, optimizer: Optimizer,
+                      evaluations: int) -> list[float]:
+    """Train ``model`` on the whole of ``(x, y)`` (cross-entropy) until the loss was evaluated
+    ``evaluations`` times; the loss at each evaluation.
+
+    Counting evaluations rather than steps compares methods that evaluate the loss several
+    times per step (L-BFGS with a line search) with those that evaluate it once (Adam).
+    """
+    if not isinstance(evaluations, int) or evaluations < 1:
+        raise ValueError(f"evaluations must be a positive int, got {evaluations!r}")
+    losses: list[float] = []
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        losses.append(float(loss.detach()))
+        return loss
+
+    while len(losses) < evaluations:
+        before = len(losses)
+        optimizer.step(closure)
+        if len(losses) == before:
+            raise RuntimeError("the optimizer's step did not call the closure")
+    return losses[:evaluations]

@@ -113,3 +113,18 @@ def test_trajectory_follows_gradient_descent_by_hand():
     assert len(diverging) < 51  # stopped once the loss overflowed
     with pytest.raises(ValueError, match="steps"):
         trajectory(lambda p: SGD(p, lr=0.1), bowl, (1.0, 1.0), steps=0)
+
+
+def test_full_batch_losses_counts_evaluations_and_trains():
+    from nnlab.optim import full_batch_losses
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
+    model = torch.nn.Linear(5, 3)
+    start = float(torch.nn.functional.cross_entropy(model(x), y))
+    lbfgs = torch.optim.LBFGS(model.parameters(), max_iter=10, line_search_fn="strong_wolfe")
+    losses = full_batch_losses(model, x, y, lbfgs, 25)
+    assert len(losses) == 25 and losses[0] == pytest.approx(start)
+    assert min(losses) < start
+    with pytest.raises(ValueError, match="evaluations"):
+        full_batch_losses(model, x, y, lbfgs, 0)
