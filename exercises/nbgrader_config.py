@@ -38,6 +38,17 @@ import nnlab.sandbox  # noqa: E402
 
 if nnlab.sandbox.enabled():
     c.Autograde.autograde_preprocessors = nnlab.sandbox.autograde_preprocessors()
+else:
+    from nbgrader.preprocessors import Execute  # noqa: E402
+
+    import nnlab.verification.autograde  # noqa: E402
+
+    c.Autograde.autograde_preprocessors = nnlab.verification.autograde.autograde_preprocessors(Execute)
+
+# A test cell scores only if the grader's independent check of its task agrees (see
+# nnlab/verification): fresh inputs, the student's code in a fresh sandboxed process, the
+# comparison here. The probes' seed derives from this secret file (kept out of the repository).
+c.VerifyOutside.secret_file = os.path.join(c.CourseDirectory.root, ".nnlab-probe-secret")
 
 # Feedback shows each hidden test's verdict and message, never its code (see nnlab/feedback.py).
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,21 +135,70 @@ def _needed_inside(hidden: list[Path]) -> list[Path]:
     return inside
 
 
+def _owner_alive(group: Path) -> bool:
+    """Whether the grader that made ``group`` (``nnlab-<pid>-<id>``) still runs."""
+    parts = group.name.split("-")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return time.time() - group.stat().st_mtime < 600  # an old-style name: trust its age
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def kill_cgroup(group: Path) -> None:
+    """Kill every process left in ``group`` and remove it."""
+    for _ in range(50):
+        try:
+            (group / "cgroup.kill").write_text("1")  # cgroup v2, Linux >= 5.14
+        except OSError:
+            try:
+                pids = (group / ("cgroup.procs" if (group / "cgroup.procs").exists() else "tasks")).read_text().split()
+            except OSError:
+                pids = []
+            for pid in pids:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError, ValueError):
+                    pass
+        try:
+            group.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)  # the killed processes are still exiting
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill the process group led by ``process`` (started with ``start_new_session``) and reap it."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
 def _process_cgroup(limit: int) -> Path | None:
-    """A fresh ``pids`` cgroup (v2 or v1) limited to ``limit`` tasks, where one can be made."""
+    """A fresh ``pids`` cgroup (v2 or v1) limited to ``limit`` tasks, where one can be made.
+
+    Groups left by a grader that was killed (its pid, in the group's name, is gone) are swept
+    first: a sandbox orphaned that way is killed here, on the next run.
+    """
     for root in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup"), Path("/sys/fs/cgroup/pids")):
         controllers = root / "cgroup.controllers"
         if root.name != "pids" and not (controllers.exists() and "pids" in controllers.read_text().split()):
             continue
         for stale in root.glob("nnlab-*"):
             try:
-                # Left by a grader that was killed. Old ones only: a parallel grader's fresh
-                # group is empty for a moment before its sandbox joins it.
-                if time.time() - stale.stat().st_mtime > 600:
-                    stale.rmdir()  # succeeds only once empty
+                if not _owner_alive(stale):
+                    kill_cgroup(stale)
             except OSError:
                 pass
-        group = root / f"nnlab-{uuid.uuid4().hex[:12]}"
+        group = root / f"nnlab-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         try:
             group.mkdir()
             (group / "pids.max").write_text(str(limit))
@@ -230,15 +280,12 @@ class SandboxKernelManager(AsyncKernelManager):
         if not restart:
             shutil.rmtree(self._private, ignore_errors=True)
             if self._cgroup is not None:
-                try:
-                    self._cgroup.rmdir()
-                except OSError:
-                    pass
+                kill_cgroup(self._cgroup)  # whatever the kernel left running (forked children)
 
 
 def autograde_preprocessors() -> list:
-    """nbgrader's autograde preprocessors with the kernel started in the sandbox."""
-    from nbgrader.converters.autograde import Autograde
+    """nbgrader's autograde preprocessors with the kernel started in the sandbox, and the
+    independent check (:mod:`nnlab.verification`) before the scores are saved."""
     from nbgrader.preprocessors import Execute
 
     class SandboxExecute(Execute):
@@ -247,5 +294,6 @@ def autograde_preprocessors() -> list:
             super().__init__(*args, **kwargs)
 
     SandboxExecute.__name__ = SandboxExecute.__qualname__ = "SandboxExecute"
-    defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [SandboxExecute if step is Execute else step for step in defaults]
+    from nnlab.verification.autograde import autograde_preprocessors as with_check
+
+    return with_check(SandboxExecute)

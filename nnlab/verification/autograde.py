@@ -1,0 +1,70 @@
+"""The independent check inside nbgrader's autograde step (see :mod:`nnlab.verification`).
+
+:class:`VerifyOutside` runs after the notebook was executed and before nbgrader scores it:
+for every test cell (``<task>_visible`` or ``<task>_hidden``) that passed in the notebook
+but whose group of the independent check failed, it appends an error output saying why, so
+that nbgrader gives the cell no points and the feedback explains it. The verdicts are also
+kept in the autograded notebook's metadata (``nnlab_verification``) for the grade report.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from nnlab import verification
+
+ERROR_NAME = "IndependentCheckFailed"
+
+
+class VerifyOutside(NbGraderPreprocessor):
+    """Score a test cell only if the independent check of its task agrees."""
+
+    secret_file = Unicode("", help="File with the course's probe secret (created if missing)").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        assignment = resources.get("nbgrader", {}).get("assignment")
+        if not assignment or verification.specification(assignment) is None:
+            return nb, resources
+        secret_path = Path(self.secret_file or Path(os.getcwd()) / ".nnlab-probe-secret")
+        seed = verification.seed_for(verification.course_secret(secret_path), assignment)
+        timeout = float(os.environ.get("NNLAB_CELL_TIMEOUT", "120"))
+        verdicts = verification.verify(assignment, nb, seed, cell_timeout=timeout)
+        overruled = []
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
+                continue
+            grade_id = meta.get("grade_id", "")
+            task, _, group = grade_id.rpartition("_")
+            message = verdicts.failures.get((task, group))
+            if not message:
+                continue
+            if any(output.get("output_type") == "error" for output in cell.outputs):
+                continue  # it failed in the notebook already, with its own message
+            text = f"Your code passed this cell in the notebook, but not the grader's independent check: {message}"
+            cell.outputs.append(new_output("error", ename=ERROR_NAME, evalue=text, traceback=[f"{ERROR_NAME}: {text}"]))
+            overruled.append({"cell": grade_id, "message": message})
+        nb.metadata["nnlab_verification"] = {
+            "failed": {f"{task}_{group}": message for (task, group), message in verdicts.failures.items()},
+            "overruled": overruled,
+            "problem": verdicts.problem,
+            "seconds": round(verdicts.seconds, 2),
+        }
+        self.log.info("independent check of %s: %d group(s) failed, %d cell(s) overruled (%.1f s)",
+                      assignment, len(verdicts.failures), len(overruled), verdicts.seconds)
+        return nb, resources
+
+
+def autograde_preprocessors(execute: type) -> list:
+    """nbgrader's autograde steps with ``execute`` running the notebook and the independent
+    check right before the scores are saved."""
+    from nbgrader.converters.autograde import Autograde
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+
+    steps = [execute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+    steps.insert(steps.index(SaveAutoGrades), VerifyOutside)
+    return steps
