@@ -35,7 +35,12 @@ def probe_batchnorm_forward(forward, seed):
         if full:
             result["running_var"] = rv.clone()
             result["gradients"] = attempt(_gradients, out, (x, gamma, beta), upstream)
-        result["evaluation output"] = plain(attempt(forward, x.detach(), gamma.detach(), beta.detach(), rm, rv, False, **kwargs))
+        # evaluation mode with running statistics of the probe's own (not those the call above updated)
+        frozen_mean = torch.randn(d, generator=rng, dtype=torch.float64)
+        frozen_var = torch.rand(d, generator=rng, dtype=torch.float64) + 0.5
+        result["evaluation output"] = plain(attempt(forward, x.detach(), gamma.detach(), beta.detach(), frozen_mean, frozen_var,
+                                                    False, **kwargs))
+        result["running statistics unchanged in evaluation mode"] = [plain(frozen_mean), plain(frozen_var)]
         return case(call, result)
 
     visible = [observe(integer(rng, 4, 12), 3, 0.1, 1e-5, False)]

@@ -76,7 +76,7 @@ def probe_clip_grad_norm_(clip, seed):
         return case(f"clip_grad_norm_(model.parameters(), {max_norm})", {"returned": plain(total), "gradients": gradients})
 
     rng = generator(seed, 64)
-    visible = [observe(round(uniform(rng, 0.5, 2), 3), 10.0, False, False)]
+    visible = [observe(round(uniform(rng, 0.5, 2), 3), 10.0, False, True)]
     hidden = [observe(0.1, 100.0, True, True), observe(1e3, 1.0, True, True)]
     w = torch.zeros(3, requires_grad=True)
     w.grad = torch.tensor([3.0, 0.0, 4.0])
