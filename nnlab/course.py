@@ -47,6 +47,7 @@ class Outcome:
     seconds: float
     detail: str = ""  # what went wrong, for the report
     timed_out_cells: int = 0  # cells interrupted after the per-cell timeout
+    overruled: str = ""  # test cells that passed in the notebook but failed the independent check
 
 
 def default_course() -> Path:
@@ -113,7 +114,8 @@ def autograde_many(course: Path, assignment: str, students: Sequence[str], timeo
     for graded, seconds in results:
         for student in graded:
             notebook = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-            outcomes[student] = Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(notebook))
+            outcomes[student] = Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(notebook),
+                                        overruled=_overruled(notebook))
     retry = [s for s in students if s not in outcomes]
 
     def alone(student: str) -> Outcome:
@@ -124,7 +126,8 @@ def autograde_many(course: Path, assignment: str, students: Sequence[str], timeo
             outcomes[outcome.student] = outcome
     ordered = [outcomes[s] for s in students]
     for outcome in ordered:
-        note = f" ({outcome.detail})" if outcome.detail else ""
+        note = f" ({outcome.detail})" if outcome.detail else (" (independent check overruled: " + outcome.overruled[:120] + ")"
+                                                               if outcome.overruled else "")
         print(f"{outcome.status:>9}  {outcome.student}/{assignment}  {outcome.seconds:.1f} s{note}", flush=True)
     return ordered
 
@@ -230,6 +233,18 @@ def submissions(course: Path, names: Sequence[str]) -> tuple[list[tuple[str, str
     return found, rejected
 
 
+def _overruled(notebook: Path) -> str:
+    """The test cells the independent check overruled (passed in the notebook, failed outside), for the report."""
+    try:
+        verdict = json.loads(notebook.read_text()).get("metadata", {}).get("nnlab_verification", {})
+    except (OSError, ValueError):
+        return ""
+    cells = verdict.get("overruled", [])
+    if not cells:
+        return ""
+    return "; ".join(f"{c['cell']}: {c['message']}" for c in cells)[:600]
+
+
 def _count_timeouts(notebook: Path) -> int:
     try:
         cells = json.loads(notebook.read_text())["cells"]
@@ -256,7 +271,8 @@ def autograde_one(course: Path, student: str, assignment: str, timeout: float, j
         reason = "the kernel died" if "DeadKernelError" in log or "Kernel died" in log else "nbgrader failed"
         lines = [line for line in log.splitlines() if "Error" in line or "error" in line]
         return Outcome(student, assignment, "crashed", seconds, f"{reason}: {lines[-1].strip() if lines else ''}"[:300])
-    return Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(graded))
+    return Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(graded),
+                   overruled=_overruled(graded))
 
 
 def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
@@ -325,18 +341,23 @@ def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]
         f"<p>{len(outcomes)} submissions; generated {time.strftime('%Y-%m-%d %H:%M')}. Scores are the autograded "
         "points; manually graded answers are added in the formgrader.</p>",
     ]
-    problems = [o for o in outcomes if o.status != "graded" or o.timed_out_cells]
+    problems = [o for o in outcomes if o.status != "graded" or o.timed_out_cells or o.overruled]
     parts.append("<h2>Submissions that need attention</h2>")
     if problems:
         parts.append("<table><tr><th>student</th><th>assignment</th><th>what happened</th></tr>")
         for o in problems:
-            what = o.status if o.status != "graded" else f"{o.timed_out_cells} cell(s) timed out"
-            detail = f": {o.detail}" if o.detail else ""
+            if o.status != "graded":
+                what = o.status
+            elif o.timed_out_cells:
+                what = f"{o.timed_out_cells} cell(s) timed out"
+            else:
+                what = "tests passed in the notebook but failed the independent check (tampering, or code outside the task's cell)"
+            detail = f": {o.detail}" if o.detail else (f": {o.overruled}" if o.overruled else "")
             parts.append(f"<tr class='bad'><td>{html.escape(o.student)}</td><td>{html.escape(o.assignment)}</td>"
                          f"<td>{html.escape(what + detail)}</td></tr>")
         parts.append("</table>")
     else:
-        parts.append("<p>None: every submission was graded without a timeout or a crash.</p>")
+        parts.append("<p>None: every submission was graded without a timeout, a crash or a test the independent check overruled.</p>")
     for name in names:
         parts.append(f"<h2>{html.escape(name)}</h2>")
         per_cell = cell_scores(course, name)

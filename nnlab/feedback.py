@@ -2,10 +2,16 @@
 
 nbgrader's feedback is the autograded notebook rendered as HTML, and in the autograded
 notebook the hidden tests are back in place, so plain feedback shows them, with their
-seeds, inputs and tracebacks. :class:`HideHiddenTests` replaces each hidden test cell's
-code by a one-line note and keeps, of its outputs, only the failure message itself
-("fans(torch.empty(4, 2, 3)) returned (2, 4); expected (12, 24)"), which tells the student
-what to fix without the test's code.
+seeds, inputs and tracebacks. Worse, everything a notebook printed after a hidden test ran
+was printed by code the student controls, which may have read that test's source.
+:class:`HideHiddenTests` therefore renders:
+
+* each hidden test cell as a one-line note (its points), never its code;
+* for each test cell that failed, one message: the grader's own (from the independent check,
+  :mod:`nnlab.verification`) where it has one, else the notebook's failure message with any
+  line of hidden test code removed;
+* no other output: the student's own cells appear as submitted, without what they printed
+  (the student has those outputs in their own notebook).
 """
 from __future__ import annotations
 
@@ -14,23 +20,57 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 HIDDEN_MARKER = "### BEGIN HIDDEN TESTS"
+#: Lines of hidden tests shorter than this (``else:``, ``)``) are too common to be a leak.
+MIN_SECRET_LINE = 12
+
+
+def _hidden_lines(cells, marker: str) -> list[str]:
+    lines: list[str] = []
+    for cell in cells:
+        if cell.cell_type == "code" and marker in cell.source:
+            hidden = cell.source.split(marker, 1)[1]
+            lines += [line.strip() for line in hidden.splitlines() if len(line.strip()) >= MIN_SECRET_LINE]
+    return lines
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every line that contains a line of hidden test code replaced."""
+    kept = []
+    for line in text.splitlines():
+        kept.append("[removed: this line contained code of a hidden test]" if any(s in line for s in secrets) else line)
+    return "\n".join(kept)
 
 
 class HideHiddenTests(NbGraderPreprocessor):
-    """Strip the code, prints and tracebacks of hidden test cells; keep their verdict."""
+    """Strip hidden test code and every untrusted output; keep one verdict message per failed test."""
 
     marker = Unicode(HIDDEN_MARKER, help="The line that opens hidden tests").tag(config=True)
 
+    def preprocess(self, nb, resources):
+        self._secrets = _hidden_lines(nb.cells, self.marker)
+        self._trusted = nb.metadata.get("nnlab_verification", {}).get("failed", {})
+        return super().preprocess(nb, resources)
+
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
-        if cell.cell_type != "code" or self.marker not in cell.source:
+        if cell.cell_type != "code":
             return cell, resources
-        points = cell.metadata.get("nbgrader", {}).get("points")
-        cell.source = f"# Hidden tests ({points:g} points): their code is not shown." if points else "# Hidden tests"
-        kept = []
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                summary = f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"
-                kept.append(NotebookNode(output_type="error", ename=output.get("ename", "Error"),
-                                         evalue=output.get("evalue", ""), traceback=[summary]))
-        cell.outputs = kept
+        meta = cell.metadata.get("nbgrader", {})
+        if not (meta.get("grade") and not meta.get("solution")):
+            cell.outputs = []  # printed by the student's code: nothing the grader vouches for
+            cell.execution_count = None
+            return cell, resources
+        grade_id = meta.get("grade_id", "")
+        failed = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if self.marker in cell.source:
+            points = meta.get("points")
+            cell.source = f"# Hidden tests ({points:g} points): their code is not shown." if points else "# Hidden tests"
+        cell.outputs = []
+        if failed:
+            trusted = self._trusted.get(grade_id)
+            if trusted:
+                name, message = "IndependentCheckFailed", trusted
+            else:
+                name = failed[-1].get("ename", "Error")
+                message = redact(str(failed[-1].get("evalue", "")), self._secrets)[:2000]
+            cell.outputs = [NotebookNode(output_type="error", ename=name, evalue=message, traceback=[f"{name}: {message}"])]
         return cell, resources

@@ -8,7 +8,7 @@ import torch
 from nnlab.verification import Task, attempt
 from nnlab.verification.probes import case, filled, generator, integer, uniform
 
-FORBIDDEN = ("torch.nn.init", "nnlab.init")
+FORBIDDEN = ("torch.nn.init", "torch.nn.init._calculate_fan_in_and_fan_out", "torch.nn.init._calculate_correct_fan", "nnlab.init")
 
 
 def _fan(shape: tuple, which: str) -> int:
