@@ -4,6 +4,10 @@ Each submission is the instructor's solution of `initialization` with extra code
 `fans` solution cell that tries something a submission must not be able to do. After the
 class is graded, the tests check that the attempt failed, that it cost at most that
 submission's own points, and that the rest of the class was graded normally.
+
+The cheats (CHEATS) replace `fans` by a wrong one plus a trick that makes the notebook's own
+tests pass, or would in plain nbgrader; each must end with no points for `fans` and full
+marks everywhere else (the independent check of nnlab.verification decides).
 """
 from __future__ import annotations
 
@@ -116,6 +120,123 @@ while True:
     }
 
 
+WRONG_FANS = """
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return (1, 1)
+"""
+
+# Student id -> (assignment, task, replacement of the task's cell). Expected: that task scores 0.
+CHEATS = {
+    "patch_grading_helpers": ("initialization", "fans", WRONG_FANS + """
+import nnlab.grading
+nnlab.grading.assert_int_tuple = lambda *args, **kwargs: None
+"""),
+    "patch_builtins": ("initialization", "fans", """
+import builtins
+_real_type = builtins.type
+
+
+class FakeTuple(list):
+    pass
+
+
+def _lying_type(*args):
+    if len(args) == 1 and _real_type(args[0]) is FakeTuple:
+        return tuple
+    return _real_type(*args)
+
+
+builtins.type = _lying_type
+
+
+class AlwaysEqual(FakeTuple):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __iter__(self):
+        return iter([1, 1])
+
+
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return AlwaysEqual([1, 1])
+"""),
+    "hijack_the_shell": ("initialization", "fans", WRONG_FANS + """
+_shell = get_ipython()
+_run_cell = _shell.run_cell
+
+
+def _skipping(raw_cell, *args, **kwargs):
+    return _run_cell("pass" if "fans" in raw_cell and "assert" in raw_cell else raw_cell, *args, **kwargs)
+
+
+_shell.run_cell = _skipping
+"""),
+    "silence_tracebacks": ("initialization", "fans", WRONG_FANS + """
+get_ipython().showtraceback = lambda *args, **kwargs: None
+"""),
+    "hard_coded": ("initialization", "fans", """
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    known = {(8, 3): (3, 8), (16, 8, 3, 5): (120, 240)}  # the visible tests' answers
+    return known.get(tuple(weight.shape), (1, 1))
+"""),
+    "reference_from_the_tests": ("initialization", "fans", """
+def fans(weight):
+    return REFERENCE_FANS(weight)  # defined by the test cells before they call fans
+"""),
+    "private_torch_helper": ("initialization", "fans", """
+from torch.nn.init import _calculate_fan_in_and_fan_out as _helper
+
+
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return _helper(weight)
+"""),
+    "lying_floats": ("vanishing_gradients", "grad_norms", """
+class AlwaysClose(float):
+    def __sub__(self, other):
+        return 0.0
+
+    def __rsub__(self, other):
+        return 0.0
+
+
+def grad_norms(model):
+    return {name: AlwaysClose(0.0) for name, p in model.named_parameters() if p.grad is not None}
+"""),
+}
+
+# Tricks that also break the kernel for the submission's other tasks (a patched builtins.type).
+SELF_HARM = {"patch_builtins"}
+
+# A correct submission that records the hidden tests' code as they run and prints it in later cells.
+LEAK = """
+_seen = []
+_shell = get_ipython()
+_run_cell = _shell.run_cell
+
+
+def _recording(raw_cell, *args, **kwargs):
+    if "BEGIN HIDDEN TESTS" in raw_cell:
+        _seen.append(raw_cell)
+    elif _seen:
+        print("LEAKED", *_seen)
+    return _run_cell(raw_cell, *args, **kwargs)
+
+
+_shell.run_cell = _recording
+"""
+
+
 @pytest.fixture(scope="module")
 def attacked_class(tmp_path_factory):
     root = tmp_path_factory.mktemp("repository")
@@ -160,15 +281,30 @@ def attacked_class(tmp_path_factory):
             folder = course / "submitted" / student / ASSIGNMENT
             folder.mkdir(parents=True)
             nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+        for student, (assignment, task, replacement) in {**CHEATS, "leak_to_feedback": (ASSIGNMENT, "fans", None)}.items():
+            notebook = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+            cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == task)
+            cell.source = replacement.strip() if replacement else cell.source + "\n" + LEAK.strip()
+            folder = course / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{assignment}.ipynb")
+        inputs = ("source", "release", "submitted")
+        digests_before = {name: _digest(course / name) for name in inputs}
         site = Path(sandbox.__file__).parent
         before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(site.glob("*.py"))}
         outcomes = course_tools.grade(course, timeout=120)
         after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(site.glob("*.py"))}
+        digests_after = {name: _digest(course / name) for name in inputs}
+    assert digests_before == digests_after, "source/, release/ and submitted/ must be byte-for-byte unchanged"
     stop.set()
     thread.join(timeout=5)
     server.close()
     del source
     return course, {(o.student): o for o in outcomes}, connections, marker, before, after
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _outputs(course: Path, student: str) -> str:
@@ -268,6 +404,38 @@ def test_feedback_shows_no_hidden_tests(attacked_class):
     feedback = (course / "feedback" / "instructor" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert "BEGIN HIDDEN TESTS" not in feedback and "manual_seed(1121)" not in feedback
     assert "Hidden tests (2 points)" in feedback
+
+
+@pytest.mark.parametrize("student", sorted(CHEATS))
+def test_cheats_earn_nothing_for_their_task_and_keep_the_rest(attacked_class, student):
+    course, outcomes, *_ = attacked_class
+    assignment, task, _ = CHEATS[student]
+    scores = course_tools.cell_scores(course, assignment)[student]
+    maxima = course_tools.max_cell_scores(course, assignment)
+    expected = {cell: (0.0 if cell in (f"{task}_visible", f"{task}_hidden") else points) for cell, points in maxima.items()}
+    if student in SELF_HARM:  # the trick also breaks the submission's own other tests: never more than expected
+        assert all(scores[cell] <= points for cell, points in expected.items())
+    else:
+        assert scores == expected
+    assert outcomes[student].status == "graded"
+
+
+def test_tests_the_independent_check_overruled_are_named_in_the_report(attacked_class):
+    course, outcomes, *_ = attacked_class
+    report = (course / "report" / "index.html").read_text()
+    for student in ("hard_coded", "reference_from_the_tests", "private_torch_helper", "lying_floats"):
+        assert outcomes[student].overruled, student  # the notebook's own tests passed at least one cell
+        assert student in report
+    assert "independent check" in report
+
+
+def test_hidden_tests_recorded_in_the_kernel_do_not_reach_the_feedback(attacked_class):
+    course, *_ = attacked_class
+    assert "LEAKED" in _outputs(course, "leak_to_feedback")  # the recording worked in the kernel
+    feedback = (course / "feedback" / "leak_to_feedback" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "LEAKED" not in feedback and "manual_seed(1121)" not in feedback and "BEGIN HIDDEN" not in feedback
+    scores, maxima = _scores(course)
+    assert scores["leak_to_feedback"] == maxima
 
 
 def test_grading_refuses_to_run_without_isolation_unless_told(tmp_path, monkeypatch):
