@@ -413,11 +413,12 @@ def test_cheats_earn_nothing_for_their_task_and_keep_the_rest(attacked_class, st
     scores = course_tools.cell_scores(course, assignment)[student]
     maxima = course_tools.max_cell_scores(course, assignment)
     expected = {cell: (0.0 if cell in (f"{task}_visible", f"{task}_hidden") else points) for cell, points in maxima.items()}
-    if student in SELF_HARM:  # the trick also breaks the submission's own other tests: never more than expected
-        assert all(scores[cell] <= points for cell, points in expected.items())
+    if student in SELF_HARM:  # the trick also breaks the submission's own kernel: never more than expected
+        assert all(scores.get(cell, 0.0) <= points for cell, points in expected.items())
+        assert outcomes[student].status in ("graded", "timed out", "crashed")
     else:
         assert scores == expected
-    assert outcomes[student].status == "graded"
+        assert outcomes[student].status == "graded"
 
 
 def test_tests_the_independent_check_overruled_are_named_in_the_report(attacked_class):
@@ -433,7 +434,8 @@ def test_hidden_tests_recorded_in_the_kernel_do_not_reach_the_feedback(attacked_
     course, *_ = attacked_class
     assert "LEAKED" in _outputs(course, "leak_to_feedback")  # the recording worked in the kernel
     feedback = (course / "feedback" / "leak_to_feedback" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
-    assert "LEAKED" not in feedback and "manual_seed(1121)" not in feedback and "BEGIN HIDDEN" not in feedback
+    # the submission's own code is shown (it contains the word LEAKED); what it printed is not
+    assert "manual_seed(1121)" not in feedback and "_calculate_fan_in_and_fan_out" not in feedback
     scores, maxima = _scores(course)
     assert scores["leak_to_feedback"] == maxima
 
