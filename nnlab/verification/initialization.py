@@ -54,8 +54,7 @@ def probe_he_normal_(initializer, seed):
     rng = generator(seed, 4)
 
     def observe(shape, mode, salt):
-        std = math.sqrt(2.0 / _fan(shape, "in" if mode == "fan_in" else "out"))
-        kwargs = {} if mode is None else {"mode": mode}
+        kwargs = {} if mode is None else {"mode": mode}  # None: the default mode, fan_in
         mode = mode or "fan_in"
         std = math.sqrt(2.0 / _fan(shape, "in" if mode == "fan_in" else "out"))
         return case(f"he_normal_(torch.empty{shape}" + (f", mode={mode!r})" if kwargs else ")"),

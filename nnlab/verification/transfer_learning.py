@@ -72,8 +72,7 @@ def probe_replace_head(replace, seed):
             "head is an nn.Linear": isinstance(head, nn.Linear),
             "head shape": (int(getattr(head, "in_features", -1)), int(getattr(head, "out_features", -1))),
             "new head object": head is not old,
-            "new weights": isinstance(head, nn.Linear) and head.weight.shape != old_weight.shape or not torch.equal(
-                getattr(head, "weight", old_weight).detach(), old_weight),
+            "new weights": not torch.equal(getattr(head, "weight", old_weight).detach(), old_weight),
             "head trainable": bool(getattr(getattr(head, "weight", None), "requires_grad", False)),
             "head dtype": str(getattr(getattr(head, "weight", None), "dtype", None)),
             "features": {k: plain(v) for k, v in model.features.state_dict().items()} if features else {},
