@@ -5,8 +5,9 @@ Builds a synthetic class (STUDENTS students x every assignment, or those named b
 a quarter the released notebook, a quarter a solution with one task wrong), then grades
 it twice, each time in a fresh copy of the course:
 
-* ``plain``: ``nbgrader autograde <assignment>`` once per assignment, serially, without the
-  sandbox: what a plain nbgrader course does;
+* ``plain``: ``nbgrader autograde <assignment>`` once per assignment, serially, with a plain
+  nbgrader configuration (course id, gradebook, cell timeout; no sandbox, no independent
+  check, nbgrader's own preprocessors): what a plain nbgrader course does;
 * ``course``: ``python -m nnlab.course grade --jobs JOBS`` (what ``make grade JOBS=N`` runs):
   one sandboxed process per submission, JOBS at a time, plus feedback, export and report.
 
@@ -58,12 +59,29 @@ def make_class(course: Path, students: int) -> int:
     return count
 
 
+PLAIN_CONFIG = """\
+c = get_config()
+c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.db_url = {db_url!r}
+c.Execute.timeout = 120
+"""
+
+
 def fresh_course(workdir: Path, label: str, names: list[str]) -> Path:
     course = workdir / label / "exercises"
     for name in names:
         shutil.copytree(ROOT / "exercises" / "source" / name, course / "source" / name)
     shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
     return course
+
+
+def use_plain_config(course: Path) -> None:
+    """Replace the course's nbgrader configuration by a plain one (same course id and gradebook)."""
+    course_id = "nnlab-training-by-experiment"
+    assert f'course_id = "{course_id}"' in (ROOT / "exercises" / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(PLAIN_CONFIG.format(
+        course_id=course_id, root=str(course), db_url=course_tools.gradebook_url(course)))
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -101,7 +119,8 @@ def main() -> None:
             notebooks = make_class(course, students)
             start = time.perf_counter()
             if label == "plain":
-                env = environment(NNLAB_SANDBOX="off")
+                use_plain_config(course)
+                env = environment()
                 for name in course_tools.assignments(course):
                     subprocess.run([*course_tools.nbgrader_command(), "autograde", name, "--force"], cwd=course,
                                    env=env, capture_output=True, check=False)

@@ -478,6 +478,9 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     check_isolation(course)
+    from nnlab.data import prepare_cache
+
+    prepare_cache()  # sandboxed notebooks read the datasets from here instead of each regenerating them
     names = release(course, only_if_stale=True)
     pairs, outcomes = submissions(course, names)
     outcomes = list(outcomes)

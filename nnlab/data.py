@@ -265,6 +265,15 @@ def _mnist1d_arrays() -> dict[str, np.ndarray]:
     return arrays
 
 
+def prepare_cache() -> Path:
+    """Generate the cached datasets now, if missing; returns :func:`cache_dir`.
+
+    The grader calls it once: its sandboxes see the cache read-only and cannot fill it.
+    """
+    _mnist1d_arrays()
+    return cache_dir()
+
+
 def load_mnist1d(val_fraction: float = 0.1, seed: int = 0, channel: bool = False) -> Splits:
     """MNIST-1D: 40-sample signals of the ten digits, translated, scaled, sheared and noisy.
 

@@ -50,3 +50,36 @@ def test_sandboxed_python_imports_nnlab_but_not_the_course(monkeypatch, tmp_path
     assert subprocess.run(command, timeout=120).returncode == 0
     assert (private / "output.log").read_text().strip() == "hidden"
     assert (private / "work" / "mine.txt").read_text() == "ok"  # its own scratch space is writable
+
+
+@needs_bwrap
+def test_dataset_cache_is_shared_read_only(monkeypatch, tmp_path):
+    # Sandboxed notebooks read the grader's MNIST-1D cache (no 2.5 s regeneration each) but
+    # cannot change what the next submission reads.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "data.npz").write_text("arrays")
+    course = tmp_path / "course"
+    course.mkdir()
+    monkeypatch.setenv("NNLAB_CACHE", str(cache))
+    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(course))
+    private = tmp_path / "private"
+    (private / "work").mkdir(parents=True)
+    probe = (
+        "import os, nnlab.data; d = nnlab.data.cache_dir(); print(open(d / 'data.npz').read())\n"
+        "try:\n    open(d / 'data.npz', 'w').write('poisoned')\nexcept OSError:\n    print('read-only')\n"
+    )
+    command = sandbox.command([sys.executable, "-c", probe], private, sandbox.Limits(), None)
+    assert subprocess.run(command, timeout=120).returncode == 0
+    assert (private / "output.log").read_text().split() == ["arrays", "read-only"]
+    assert (cache / "data.npz").read_text() == "arrays"
+
+
+def test_dataset_cache_inside_a_secret_is_not_shown(monkeypatch, tmp_path):
+    course = tmp_path / "course"
+    (course / "cache").mkdir(parents=True)
+    monkeypatch.setenv("NNLAB_CACHE", str(course / "cache"))
+    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(course))
+    assert sandbox._dataset_cache() is None
+    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(tmp_path / "elsewhere"))
+    assert sandbox._dataset_cache() == (course / "cache").resolve()
