@@ -21,6 +21,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # changes it). A cell that runs longer is interrupted and counts as an error in that cell only.
 c.Execute.timeout = int(os.environ.get("NNLAB_CELL_TIMEOUT", "120"))
 c.Execute.interrupt_on_timeout = True
+# After the last cell the kernel has nothing left worth waiting for (its scratch space is
+# discarded): stop it at once instead of waiting for a graceful shutdown.
+c.Execute.shutdown_kernel = "immediate"
 
 # A test cell that writes to stderr scores 0 in plain nbgrader. Warnings and progress bars
 # from a student's own code are not failures: failures are exceptions. Drop every stderr
@@ -48,7 +51,7 @@ else:
 # A test cell scores only if the grader's independent check of its task agrees (see
 # nnlab/verification): fresh inputs, the student's code in a fresh sandboxed process, the
 # comparison here. The probes' seed derives from this secret file (kept out of the repository).
-c.VerifyOutside.secret_file = os.path.join(c.CourseDirectory.root, ".nnlab-probe-secret")
+c.IndependentCheck.secret_file = os.path.join(c.CourseDirectory.root, ".nnlab-probe-secret")
 
 # Feedback shows each hidden test's verdict and message, never its code (see nnlab/feedback.py).
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402

@@ -11,10 +11,10 @@ gradebook), writes feedback, exports ``grades.csv`` and writes a report
 (``report/index.html``) with the score distribution of each assignment, the failure rate of
 each test, and every submission that timed out or crashed.
 
-Student code runs in a sandbox (:mod:`nnlab.sandbox`). The class is graded in batches,
-``--jobs`` nbgrader processes at once; a submission that a batch could not grade (its
-kernel died, a cell ignored the interrupt) is graded again on its own, so it costs only
-that student's grade and the report says what happened. ``submitted/`` is only read.
+Student code runs in a sandbox (:mod:`nnlab.sandbox`). ``--jobs`` workers grade at once,
+each an nbgrader loaded once (:mod:`nnlab.course_worker`) taking the next submission when
+it is free; a submission whose kernel died or that ran out of time costs only that
+student's grade (its worker is replaced) and the report says what happened. ``submitted/`` is only read.
 Grading is repeatable: running it again regrades everything and gives the same grades.
 """
 from __future__ import annotations
@@ -60,76 +60,123 @@ def nbgrader_command() -> list[str]:
     return [str(executable)] if executable.exists() else [sys.executable, "-m", "nbgrader"]
 
 
-def _in_batches(course: Path, args: list[str], students: Sequence[str], jobs: int) -> list[subprocess.CompletedProcess]:
-    """Run an nbgrader command for ``students`` split into ``jobs`` batches, in parallel."""
-    from concurrent.futures import ThreadPoolExecutor
+class _Worker:
+    """One :mod:`nnlab.course_worker` process: nbgrader loaded once, one submission at a time."""
 
-    batches = [list(students[i::jobs]) for i in range(min(jobs, len(students)))]
+    def __init__(self, course: Path, jobs: int):
+        import tempfile
 
-    def run(batch: list[str]) -> subprocess.CompletedProcess:
-        others = [s for s in students if s not in batch]
-        extra = [f"--CourseDirectory.student_id_exclude={','.join(others)}"] if others else []
-        return _run(course, *args, *extra, jobs=jobs)
+        self.log = tempfile.TemporaryFile()  # what nbgrader prints; its tail explains a crash
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nnlab.course_worker", str(course)], cwd=course, env=_environment(course, jobs),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
+        )
 
-    with ThreadPoolExecutor(max_workers=max(1, len(batches))) as pool:
-        return list(pool.map(run, batches))
+    def grade(self, student: str, assignment: str, timeout: float) -> dict | None:
+        """The worker's answer, ``{"died": True}`` if it exited, or None after ``timeout`` seconds."""
+        import select
 
-
-def autograde_many(course: Path, assignment: str, students: Sequence[str], timeout: float, jobs: int) -> list[Outcome]:
-    """Autograde the submissions of ``students`` to one assignment, ``jobs`` processes at once.
-
-    Each process grades a batch of students (nbgrader's start-up is paid once per batch, not
-    once per notebook). A submission the batch could not grade (its kernel died, a cell
-    ignored the interrupt) is then graded again on its own, which names what went wrong;
-    a batch that runs out of time is stopped and its ungraded submissions get the same
-    second chance, so one submission never costs another its grade.
-    """
-    if not students:
-        return []
-    from concurrent.futures import ThreadPoolExecutor
-
-    batches = [list(students[i::jobs]) for i in range(min(jobs, len(students)))]
-
-    def run_batch(batch: list[str]) -> tuple[list[str], float]:
-        start = time.time()
-        others = [s for s in students if s not in batch]
-        args = ["autograde", assignment, "--force"]
-        if others:
-            args.append(f"--CourseDirectory.student_id_exclude={','.join(others)}")
         try:
-            _run(course, *args, timeout=timeout * len(batch), jobs=jobs)
-        except subprocess.TimeoutExpired:
-            pass
-        seconds = time.time() - start
-        graded = []
-        for student in batch:
-            notebook = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-            if notebook.is_file() and notebook.stat().st_mtime >= start - 1:
-                graded.append(student)
-        return graded, seconds / max(1, len(batch))
+            self.process.stdin.write(json.dumps({"student": student, "assignment": assignment}) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return {"died": True}
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            return None
+        line = self.process.stdout.readline()
+        return json.loads(line) if line else {"died": True}
 
-    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
-        results = list(pool.map(run_batch, batches))
-    outcomes: dict[str, Outcome] = {}
-    for graded, seconds in results:
-        for student in graded:
-            notebook = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-            outcomes[student] = Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(notebook),
-                                        overruled=_overruled(notebook))
-    retry = [s for s in students if s not in outcomes]
+    def log_tail(self) -> str:
+        self.log.seek(0)
+        return self.log.read()[-6000:].decode(errors="replace")
 
-    def alone(student: str) -> Outcome:
-        return autograde_one(course, student, assignment, timeout, jobs)
+    def stop(self) -> None:
+        # Its sandboxed kernels die with it (bubblewrap's --die-with-parent).
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self.log.close()
 
-    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(retry)))) as pool:
-        for outcome in pool.map(alone, retry):
-            outcomes[outcome.student] = outcome
-    ordered = [outcomes[s] for s in students]
-    for outcome in ordered:
-        note = f" ({outcome.detail})" if outcome.detail else (" (independent check overruled: " + outcome.overruled[:120] + ")"
-                                                               if outcome.overruled else "")
-        print(f"{outcome.status:>9}  {outcome.student}/{assignment}  {outcome.seconds:.1f} s{note}", flush=True)
-    return ordered
+
+def _crash_reason(log: str) -> str:
+    reason = "the kernel died" if "DeadKernelError" in log or "Kernel died" in log else "nbgrader failed"
+    lines = [line for line in log.splitlines() if "Error" in line or "error" in line]
+    return f"{reason}: {lines[-1].strip() if lines else ''}"[:300]
+
+
+def autograde_all(course: Path, pairs: Sequence[tuple[str, str]], timeout: float, jobs: int) -> list[Outcome]:
+    """Autograde ``(student, assignment)`` submissions and write their feedback, ``jobs`` at once.
+
+    ``jobs`` workers (:mod:`nnlab.course_worker`) each take the next submission as soon as
+    they are free. A submission that takes longer than ``timeout`` seconds is stopped with its
+    worker, a submission that nbgrader could not grade (its kernel died) gets a clear line;
+    either way its worker is replaced, so one submission never costs another its grade.
+    """
+    if not pairs:
+        return []
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    queue = list(pairs)
+    lock = threading.Lock()
+    outcomes: dict[tuple[str, str], Outcome] = {}
+
+    def report(outcome: Outcome) -> None:
+        note = f" ({outcome.detail})" if outcome.detail else (
+            " (independent check overruled: " + outcome.overruled[:120] + ")" if outcome.overruled else "")
+        print(f"{outcome.status:>9}  {outcome.student}/{outcome.assignment}  {outcome.seconds:.1f} s{note}", flush=True)
+
+    def serve() -> None:
+        worker: _Worker | None = None
+        try:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    student, assignment = queue.pop(0)
+                worker = worker or _Worker(course, jobs)
+                start = time.perf_counter()
+                answer = worker.grade(student, assignment, timeout)
+                seconds = time.perf_counter() - start
+                graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+                if answer is None:
+                    outcome = Outcome(student, assignment, "timed out", seconds,
+                                      f"grading took longer than {timeout:.0f} s and was stopped")
+                elif answer.get("success") and graded.is_file():
+                    outcome = Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(graded),
+                                      overruled=_overruled(graded))
+                    if not answer.get("feedback"):
+                        print(f"warning: no feedback for {student}/{assignment}:\n{answer.get('log', '')[-2000:]}",
+                              file=sys.stderr)
+                else:
+                    log = answer.get("log", "") + "\n" + worker.log_tail()
+                    outcome = Outcome(student, assignment, "crashed", seconds, _crash_reason(log))
+                if outcome.status != "graded":
+                    worker.stop()  # a fresh worker for the next submission: nothing carries over
+                    worker = None
+                with lock:
+                    outcomes[student, assignment] = outcome
+                    report(outcome)
+        finally:
+            if worker is not None:
+                worker.process.stdin.close()  # end of input: the worker finishes and exits
+                try:
+                    worker.process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    pass
+                worker.stop()
+
+    workers = min(jobs, len(queue))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done in [pool.submit(serve) for _ in range(workers)]:
+            done.result()
+    return [outcomes[pair] for pair in pairs]
 
 
 def _hidden_from_students(course: Path) -> list[Path]:
@@ -471,9 +518,8 @@ def check_isolation(course: Path) -> None:
 def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]:
     """Autograde every submission, generate feedback, export grades, write the report.
 
-    ``jobs`` nbgrader processes grade at once, each a share of the class (see
-    :func:`autograde_many`); they take turns writing to the gradebook (SQLite's lock, or
-    PostgreSQL's transactions).
+    ``jobs`` workers grade at once (see :func:`autograde_all`); they take turns writing to
+    the gradebook (SQLite's lock, or PostgreSQL's transactions).
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
@@ -483,16 +529,7 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
     prepare_cache()  # sandboxed notebooks read the datasets from here instead of each regenerating them
     names = release(course, only_if_stale=True)
     pairs, outcomes = submissions(course, names)
-    outcomes = list(outcomes)
-
-    for name in names:
-        students = [student for student, assignment in pairs if assignment == name]
-        outcomes += autograde_many(course, name, students, timeout, jobs)
-    for name in names:
-        graded = [o.student for o in outcomes if o.assignment == name and o.status == "graded"]
-        for done in _in_batches(course, ["generate_feedback", name, "--force"], graded, jobs):
-            if done.returncode != 0:
-                print(f"warning: feedback for {name} was not fully generated:\n{done.stderr[-2000:]}", file=sys.stderr)
+    outcomes = list(outcomes) + autograde_all(course, pairs, timeout, jobs)
     export_grades(course)
     report = write_report(course, names, outcomes)
     print(f"grades: {course / 'grades.csv'}\nreport: {report}")

@@ -144,13 +144,46 @@ def test_tripwires_catch_references_captured_before_the_tests_and_calls_through_
             cell["source"] = ("helpers = [torch.nn.init.xavier_uniform_]\n"
                               "def xavier_uniform_(weight, gain=1.0):\n"
                               "    return list(map(lambda f: f(weight, gain=gain), helpers))[0]\n")
-    private, problem = verification._run_fresh({"assignment": "initialization", "cells": cells, "seed": 5, "cell_timeout": 60}, wall=120)
+    run = verification.FreshRun({"assignment": "initialization", "cells": cells, "seed": 5, "cell_timeout": 60}, wall=120)
     try:
-        out = private / "work" / "observations"
-        assert problem == ""
-        assert "called torch.nn.init.xavier_uniform_" in (out / "xavier_uniform_.error").read_text()
-        assert (out / "fans.pt").exists() and (out / "he_normal_.pt").exists()  # the other tasks ran normally
+        assert run.finish() == ""
+        assert "called torch.nn.init.xavier_uniform_" in (run.out / "xavier_uniform_.error").read_text()
+        assert (run.out / "fans.pt").exists() and (run.out / "he_normal_.pt").exists()  # the other tasks ran normally
     finally:
-        import shutil
+        run.stop()
 
-        shutil.rmtree(private, ignore_errors=True)
+
+@pytest.mark.slow
+def test_a_fresh_run_nobody_finished_is_stopped_by_the_next():
+    # The notebook's kernel died before the check was judged: its fresh run must not keep
+    # running (or keep its sandbox) while the next submission is graded.
+    cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
+    first = verification.FreshRun({"assignment": "initialization", "cells": cells, "seed": 1, "cell_timeout": 600}, wall=900)
+    second = verification.FreshRun({"assignment": "initialization", "cells": [], "seed": 1, "cell_timeout": 60}, wall=120)
+    try:
+        assert first.process.poll() is not None and not first.private.exists()
+        assert first not in verification.FreshRun._unfinished and second in verification.FreshRun._unfinished
+    finally:
+        second.stop()
+
+
+@pytest.mark.slow
+def test_check_started_before_the_notebook_runs_judges_the_cells_that_are_scored(tmp_path):
+    from nbgrader.preprocessors import Execute, SaveAutoGrades
+
+    from nnlab.verification.autograde import PENDING, StartCheck, VerifyOutside, autograde_preprocessors
+
+    steps = autograde_preprocessors(Execute)
+    assert steps.index(StartCheck) == steps.index(Execute) - 1  # runs while the notebook runs
+    assert steps.index(Execute) < steps.index(VerifyOutside) < steps.index(SaveAutoGrades)
+    notebook = _notebook("source", "initialization")
+    resources = {"nbgrader": {"assignment": "initialization"}}
+    secret = str(tmp_path / "secret")
+    StartCheck(secret_file=secret).preprocess(notebook, resources)
+    assert isinstance(resources[PENDING], verification.PendingCheck)
+    # A step between the two changed a task cell: the check judges the cell that is scored.
+    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fans")
+    cell.source = "def fans(weight):\n    return (1, 1)\n"
+    notebook, resources = VerifyOutside(secret_file=secret).preprocess(notebook, resources)
+    assert PENDING not in resources
+    assert set(notebook.metadata["nnlab_verification"]["failed"]) == {"fans_visible", "fans_hidden"}

@@ -28,6 +28,7 @@ check (``<task>_visible`` / ``<task>_hidden``) agrees: see :class:`VerifyOutside
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
 import importlib
 import json
@@ -393,81 +394,134 @@ def reference_observations(assignment: str, seed: int) -> dict[str, dict]:
     return _REFERENCE_CACHE[key]
 
 
-def _run_fresh(request: dict, wall: float) -> tuple[Path, str]:
-    """Run :mod:`nnlab.verification.runner` on ``request`` (sandboxed unless opted out);
-    returns the folder with the observations and a problem description ('' if none)."""
-    from nnlab import sandbox
+class FreshRun:
+    """:mod:`nnlab.verification.runner` running on one request (sandboxed unless opted out).
 
-    private = Path(tempfile.mkdtemp(prefix="nnlab-verify-"))
-    (private / "work").mkdir()
-    out = private / "work" / "observations"
-    out.mkdir()
-    (private / "request.json").write_text(json.dumps(request))
-    argv = [sys.executable, "-m", "nnlab.verification.runner", str(private / "request.json"), str(out)]
-    cgroup = None
-    env = dict(os.environ)
-    if sandbox.enabled():
-        limits = sandbox.Limits.from_environment()
-        cgroup = sandbox._process_cgroup(limits.processes)
-        argv = sandbox.command(argv, private, limits, cgroup)
-    else:
-        env.update(HOME=str(private / "work"), TMPDIR=str(private / "work"), NNLAB_PROGRESS="0")
-    problem = ""
-    process = subprocess.Popen(argv, cwd=private / "work", env=env, stdin=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        process.wait(timeout=wall)
-    except subprocess.TimeoutExpired:
-        problem = f"the grader's own run of your code did not finish within {wall:.0f} s"
-    finally:
-        sandbox.kill_group(process)
-        if cgroup is not None:
-            sandbox.kill_cgroup(cgroup)
-    if not problem and process.returncode != 0 and not (out / "done").exists():
-        problem = f"the grader's own run of your code stopped (exit status {process.returncode})"
-    return private, problem
+    Started as soon as the submitted cells are known, so that it runs while nbgrader executes
+    the notebook; :meth:`finish` waits for it. A run nobody finished (the notebook's kernel
+    died first) is stopped when the next one starts or when the grader exits.
+    """
+
+    _unfinished: set["FreshRun"] = set()
+
+    def __init__(self, request: dict, wall: float):
+        from nnlab import sandbox
+
+        for stale in list(FreshRun._unfinished):
+            stale.stop()
+        self.wall = wall
+        self.started = time.perf_counter()
+        self.private = Path(tempfile.mkdtemp(prefix="nnlab-verify-"))
+        (self.private / "work").mkdir()
+        self.out = self.private / "work" / "observations"
+        self.out.mkdir()
+        (self.private / "request.json").write_text(json.dumps(request))
+        argv = [sys.executable, "-m", "nnlab.verification.runner", str(self.private / "request.json"), str(self.out)]
+        self.cgroup = None
+        env = dict(os.environ)
+        if sandbox.enabled():
+            limits = sandbox.Limits.from_environment()
+            self.cgroup = sandbox._process_cgroup(limits.processes)
+            argv = sandbox.command(argv, self.private, limits, self.cgroup)
+        else:
+            env.update(HOME=str(self.private / "work"), TMPDIR=str(self.private / "work"), NNLAB_PROGRESS="0")
+        self.process = subprocess.Popen(argv, cwd=self.private / "work", env=env, stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        FreshRun._unfinished.add(self)
+
+    def finish(self) -> str:
+        """Wait for the run (at most ``wall`` seconds since it started); returns a problem ('' if none)."""
+        problem = ""
+        try:
+            self.process.wait(timeout=max(0.0, self.wall - (time.perf_counter() - self.started)))
+        except subprocess.TimeoutExpired:
+            problem = f"the grader's own run of your code did not finish within {self.wall:.0f} s"
+        finally:
+            self.stop(remove=False)
+        if not problem and self.process.returncode != 0 and not (self.out / "done").exists():
+            problem = f"the grader's own run of your code stopped (exit status {self.process.returncode})"
+        return problem
+
+    def stop(self, remove: bool = True) -> None:
+        from nnlab import sandbox
+
+        FreshRun._unfinished.discard(self)
+        sandbox.kill_group(self.process)
+        if self.cgroup is not None:
+            sandbox.kill_cgroup(self.cgroup)
+            self.cgroup = None
+        if remove:
+            shutil.rmtree(self.private, ignore_errors=True)
+
+
+@atexit.register
+def _stop_unfinished_runs() -> None:
+    for run in list(FreshRun._unfinished):
+        run.stop()
+
+
+@dataclass
+class PendingCheck:
+    """An independent check whose fresh run was started (:func:`start`); :meth:`finish` judges it."""
+
+    assignment: str
+    seed: int
+    sources: dict[str, str]
+    static: dict[str, list[str]]
+    run: FreshRun | None
+    started: float
+
+    def finish(self) -> Verdicts:
+        import torch
+
+        verdicts = Verdicts()
+        tasks = specification(self.assignment)
+        if not tasks or self.run is None:
+            return verdicts
+        problem = self.run.finish()
+        expected = reference_observations(self.assignment, self.seed)
+        try:
+            for name, task in tasks.items():
+                for group in GROUPS:
+                    if group not in expected[name]:
+                        continue
+                    message = ""
+                    if name not in self.sources:
+                        message = f"the notebook has no cell for {name}"
+                    elif self.static[name]:
+                        message = f"the cell of {name} " + "; ".join(self.static[name]) + ", which the grader does not accept"
+                    elif problem:
+                        message = problem
+                    else:
+                        message = _group_message(self.run.out, name, group, expected[name][group], task, torch)
+                    if message:
+                        verdicts.failures[(name, group)] = message
+        finally:
+            shutil.rmtree(self.run.private, ignore_errors=True)
+        verdicts.problem = problem
+        verdicts.seconds = time.perf_counter() - self.started
+        return verdicts
+
+
+def start(assignment: str, notebook, seed: int, cell_timeout: float = 120.0) -> PendingCheck:
+    """Start the independent check of one submitted notebook: the static check now, the fresh
+    run in the background (it needs only the submitted cells, not the notebook's outputs)."""
+    started = time.perf_counter()
+    tasks = specification(assignment) or {}
+    cells, sources = notebook_cells(notebook)
+    context = [c["source"] for c in cells]
+    static = {name: static_findings(sources[name], context, task.forbidden) if name in sources else []
+              for name, task in tasks.items()}
+    run = None
+    if tasks:
+        request = {"assignment": assignment, "cells": cells, "seed": seed, "cell_timeout": cell_timeout}
+        run = FreshRun(request, wall=cell_timeout * 2 + 60)
+    return PendingCheck(assignment, seed, sources, static, run, started)
 
 
 def verify(assignment: str, notebook, seed: int, cell_timeout: float = 120.0) -> Verdicts:
     """The independent check of one submitted notebook (see the module docstring)."""
-    import torch
-
-    start = time.perf_counter()
-    tasks = specification(assignment)
-    verdicts = Verdicts()
-    if not tasks:
-        return verdicts
-    cells, sources = notebook_cells(notebook)
-    context = [c["source"] for c in cells]
-    static: dict[str, list[str]] = {}
-    for name, task in tasks.items():
-        source = sources.get(name)
-        static[name] = static_findings(source, context, task.forbidden) if source is not None else []
-    request = {"assignment": assignment, "cells": cells, "seed": seed, "cell_timeout": cell_timeout}
-    private, problem = _run_fresh(request, wall=cell_timeout * 2 + 60)
-    expected = reference_observations(assignment, seed)
-    try:
-        out = private / "work" / "observations"
-        for name, task in tasks.items():
-            for group in GROUPS:
-                if group not in expected[name]:
-                    continue
-                message = ""
-                if name not in sources:
-                    message = f"the notebook has no cell for {name}"
-                elif static[name]:
-                    message = f"the cell of {name} " + "; ".join(static[name]) + ", which the grader does not accept"
-                elif problem:
-                    message = problem
-                else:
-                    message = _group_message(out, name, group, expected[name][group], task, torch)
-                if message:
-                    verdicts.failures[(name, group)] = message
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
-    verdicts.problem = problem
-    verdicts.seconds = time.perf_counter() - start
-    return verdicts
+    return start(assignment, notebook, seed, cell_timeout).finish()
 
 
 def _group_message(out: Path, name: str, group: str, expected: list, task: Task, torch) -> str:

@@ -1,6 +1,8 @@
 """The independent check inside nbgrader's autograde step (see :mod:`nnlab.verification`).
 
-:class:`VerifyOutside` runs after the notebook was executed and before nbgrader scores it:
+:class:`StartCheck` starts the check's fresh run before the notebook is executed (it needs
+only the submitted cells), so both run at once. :class:`VerifyOutside` runs after the
+notebook was executed and before nbgrader scores it:
 for every test cell (``<task>_visible`` or ``<task>_hidden``) that passed in the notebook
 but whose group of the independent check failed, it appends an error output saying why, so
 that nbgrader gives the cell no points and the feedback explains it. The verdicts are also
@@ -18,21 +20,47 @@ from traitlets import Unicode
 from nnlab import verification
 
 ERROR_NAME = "IndependentCheckFailed"
+PENDING = "nnlab_pending_check"  # the key of the started check in nbconvert's resources
 
 
-class VerifyOutside(NbGraderPreprocessor):
-    """Score a test cell only if the independent check of its task agrees."""
+class IndependentCheck(NbGraderPreprocessor):
+    """What both steps share: the course secret and how a check is started."""
 
     secret_file = Unicode("", help="File with the course's probe secret (created if missing)").tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def _start(self, nb, resources) -> verification.PendingCheck | None:
         assignment = resources.get("nbgrader", {}).get("assignment")
         if not assignment or verification.specification(assignment) is None:
-            return nb, resources
+            return None
         secret_path = Path(self.secret_file or Path(os.getcwd()) / ".nnlab-probe-secret")
         seed = verification.seed_for(verification.course_secret(secret_path), assignment)
         timeout = float(os.environ.get("NNLAB_CELL_TIMEOUT", "120"))
-        verdicts = verification.verify(assignment, nb, seed, cell_timeout=timeout)
+        return verification.start(assignment, nb, seed, cell_timeout=timeout)
+
+
+class StartCheck(IndependentCheck):
+    """Start the independent check's fresh run before the notebook runs (on the same cells)."""
+
+    def preprocess(self, nb, resources):
+        pending = self._start(nb, resources)
+        if pending is not None:
+            resources[PENDING] = pending
+        return nb, resources
+
+
+class VerifyOutside(IndependentCheck):
+    """Score a test cell only if the independent check of its task agrees."""
+
+    def preprocess(self, nb, resources):
+        pending = resources.pop(PENDING, None)
+        if pending is not None and _code_of(pending.sources) != _code_of(verification.notebook_cells(nb)[1]):
+            pending.run.stop()  # a step in between changed the submitted cells: check what is scored
+            pending = None
+        pending = pending or self._start(nb, resources)
+        if pending is None:
+            return nb, resources
+        assignment = pending.assignment
+        verdicts = pending.finish()
         overruled = []
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
@@ -59,12 +87,17 @@ class VerifyOutside(NbGraderPreprocessor):
         return nb, resources
 
 
+def _code_of(sources: dict[str, str]) -> list[tuple[str, str]]:
+    return sorted(sources.items())
+
+
 def autograde_preprocessors(execute: type) -> list:
-    """nbgrader's autograde steps with ``execute`` running the notebook and the independent
-    check right before the scores are saved."""
+    """nbgrader's autograde steps with ``execute`` running the notebook, the independent
+    check started just before it and judged right before the scores are saved."""
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import Execute, SaveAutoGrades
 
     steps = [execute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+    steps.insert(steps.index(execute), StartCheck)
     steps.insert(steps.index(SaveAutoGrades), VerifyOutside)
     return steps
