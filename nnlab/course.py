@@ -508,7 +508,7 @@ def check_isolation(course: Path) -> None:
         reason = f"{type(error).__name__}: {error}"
     else:
         reason = f"its autograde steps are {steps}"
-    if "SandboxExecute" not in steps:
+    if not any(step.startswith("SandboxExecute") for step in steps):  # also its scored-cells-only form
         raise RuntimeError(
             f"{course / 'nbgrader_config.py'} does not run kernels in the sandbox (nbgrader would silently grade "
             f"without it): {reason}"

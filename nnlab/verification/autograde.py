@@ -91,12 +91,47 @@ def _code_of(sources: dict[str, str]) -> list[tuple[str, str]]:
     return sorted(sources.items())
 
 
-def autograde_preprocessors(execute: type) -> list:
-    """nbgrader's autograde steps with ``execute`` running the notebook, the independent
+NOT_RUN = ("Not run by the grader: no autograded test comes after this cell, so it cannot change a score. "
+           "Grade with NNLAB_GRADE_ALL_CELLS=1 to run it.\n")
+
+
+def scored_cells_only(execute: type) -> type:
+    """``execute`` that stops after the last autograded test cell.
+
+    Cells run in order, so a cell after the last test cannot change a score: in the course's
+    notebooks that is the closing experiment (about half of a notebook's running time), whose
+    outputs the feedback does not show. Each such code cell gets a one-line output saying
+    it was not run.
+    """
+
+    class ExecuteScoredCells(execute):
+        def preprocess(self, nb, resources=None, km=None):
+            self._last_test = max((index for index, cell in enumerate(nb.cells) if cell.cell_type == "code"
+                                   and cell.metadata.get("nbgrader", {}).get("grade")), default=-1)
+            return super().preprocess(nb, resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type == "code" and index > self._last_test:
+                cell.outputs = [new_output("stream", name="stdout", text=NOT_RUN)]
+                cell.execution_count = None
+                return cell, resources
+            return super().preprocess_cell(cell, resources, index)
+
+    ExecuteScoredCells.__name__ = ExecuteScoredCells.__qualname__ = f"{execute.__name__}ScoredCells"
+    return ExecuteScoredCells
+
+
+def autograde_preprocessors(execute: type, all_cells: bool | None = None) -> list:
+    """nbgrader's autograde steps with ``execute`` running the notebook (up to its last
+    autograded test, unless ``all_cells`` or ``NNLAB_GRADE_ALL_CELLS=1``), the independent
     check started just before it and judged right before the scores are saved."""
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import Execute, SaveAutoGrades
 
+    if all_cells is None:
+        all_cells = os.environ.get("NNLAB_GRADE_ALL_CELLS", "0") == "1"
+    if not all_cells:
+        execute = scored_cells_only(execute)
     steps = [execute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
     steps.insert(steps.index(execute), StartCheck)
     steps.insert(steps.index(SaveAutoGrades), VerifyOutside)
