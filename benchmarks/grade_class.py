@@ -9,7 +9,8 @@ it twice, each time in a fresh copy of the course:
   nbgrader configuration (course id, gradebook, cell timeout; no sandbox, no independent
   check, nbgrader's own preprocessors): what a plain nbgrader course does;
 * ``course``: ``python -m nnlab.course grade --jobs JOBS`` (what ``make grade JOBS=N`` runs):
-  one sandboxed process per submission, JOBS at a time, plus feedback, export and report.
+  JOBS workers, each submission in a sandboxed kernel run up to its last test (every cell
+  with ``--all-cells``) plus the independent check, then feedback, export and report.
 
 Prints one JSON line per run and a last line with notebooks per minute for both and their
 ratio (goal: >= 1.8 with JOBS=2 on a 2-core machine), and whether both gave the same grades.
@@ -102,6 +103,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--assignments", nargs="+", help="the assignments to grade (default: all)")
     parser.add_argument("--tiny", action="store_true", help="2 students, 2 assignments: checks that it runs")
+    parser.add_argument("--all-cells", action="store_true",
+                        help="the course grader runs every cell (NNLAB_GRADE_ALL_CELLS=1), not only up to the last test")
     args = parser.parse_args()
     students = 2 if args.tiny else args.students
     available = course_tools.assignments(ROOT / "exercises")
@@ -125,8 +128,9 @@ def main() -> None:
                     subprocess.run([*course_tools.nbgrader_command(), "autograde", name, "--force"], cwd=course,
                                    env=env, capture_output=True, check=False)
             else:
+                extra = {"NNLAB_GRADE_ALL_CELLS": "1"} if args.all_cells else {}
                 subprocess.run([sys.executable, "-m", "nnlab.course", "grade", "--course", str(course),
-                                "--jobs", str(args.jobs)], cwd=ROOT, env=environment(), capture_output=True,
+                                "--jobs", str(args.jobs)], cwd=ROOT, env=environment(**extra), capture_output=True,
                                check=True)
             seconds = time.perf_counter() - start
             results[label] = {"notebooks": notebooks, "seconds": round(seconds, 1),
@@ -136,6 +140,7 @@ def main() -> None:
             "students": students,
             "assignments": names,
             "jobs": args.jobs,
+            "all_cells": args.all_cells,
             "cores": os.cpu_count(),
             "plain_notebooks_per_minute": results["plain"]["notebooks_per_minute"],
             "course_notebooks_per_minute": results["course"]["notebooks_per_minute"],

@@ -174,8 +174,9 @@ def test_check_started_before_the_notebook_runs_judges_the_cells_that_are_scored
     from nnlab.verification.autograde import PENDING, StartCheck, VerifyOutside, autograde_preprocessors
 
     steps = autograde_preprocessors(Execute)
-    assert steps.index(StartCheck) == steps.index(Execute) - 1  # runs while the notebook runs
-    assert steps.index(Execute) < steps.index(VerifyOutside) < steps.index(SaveAutoGrades)
+    execute = next(index for index, step in enumerate(steps) if issubclass(step, Execute))
+    assert steps.index(StartCheck) == execute - 1  # runs while the notebook runs
+    assert execute < steps.index(VerifyOutside) < steps.index(SaveAutoGrades)
     notebook = _notebook("source", "initialization")
     resources = {"nbgrader": {"assignment": "initialization"}}
     secret = str(tmp_path / "secret")
@@ -187,3 +188,37 @@ def test_check_started_before_the_notebook_runs_judges_the_cells_that_are_scored
     notebook, resources = VerifyOutside(secret_file=secret).preprocess(notebook, resources)
     assert PENDING not in resources
     assert set(notebook.metadata["nnlab_verification"]["failed"]) == {"fans_visible", "fans_hidden"}
+
+
+def _graded_notebook() -> nbformat.NotebookNode:
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    return new_notebook(cells=[
+        new_code_cell("x = 20", metadata={"nbgrader": {"locked": True, "grade_id": "setup"}}),
+        new_code_cell("assert x == 20", metadata={"nbgrader": {"grade": True, "grade_id": "x_visible", "points": 1}}),
+        new_code_cell("print('the closing experiment ran')"),
+    ])
+
+
+@pytest.mark.slow
+def test_autograde_runs_up_to_the_last_test_and_says_what_it_did_not_run():
+    from nbgrader.preprocessors import Execute
+
+    from nnlab.verification.autograde import NOT_RUN, scored_cells_only
+
+    notebook, _ = scored_cells_only(Execute)(timeout=60).preprocess(_graded_notebook(), {})
+    assert notebook.cells[1].execution_count is not None and not notebook.cells[1].outputs  # the test ran and passed
+    assert [o.get("text") for o in notebook.cells[2].outputs] == [NOT_RUN]
+    everything, _ = Execute(timeout=60).preprocess(_graded_notebook(), {})
+    assert "the closing experiment ran" in everything.cells[2].outputs[0]["text"]
+
+
+def test_every_cell_is_run_when_the_instructor_asks(monkeypatch):
+    from nbgrader.preprocessors import Execute
+
+    from nnlab.verification.autograde import autograde_preprocessors
+
+    assert Execute not in autograde_preprocessors(Execute)
+    assert Execute in autograde_preprocessors(Execute, all_cells=True)
+    monkeypatch.setenv("NNLAB_GRADE_ALL_CELLS", "1")
+    assert Execute in autograde_preprocessors(Execute)
