@@ -17,6 +17,15 @@ ratio (goal: >= 1.8 with JOBS=2 on a 2-core machine), and whether both gave the 
 
     python benchmarks/grade_class.py --students 40 --jobs 2
     python benchmarks/grade_class.py --tiny
+
+Scaling with cores. Plain nbgrader grades one notebook at a time; it already keeps more
+than one core partly busy (torch's threads in the training cells, nbgrader next to the
+kernel: about 1.5 of 2 cores, measured from /proc/stat), so more cores barely speed it
+up. The course grader runs JOBS submissions at once with cores/JOBS torch threads each, so
+set JOBS to the number of cores: its throughput grows with JOBS until memory runs out
+(each job holds a sandboxed kernel and the check's fresh run, each limited by
+NNLAB_SANDBOX_MEMORY) or the gradebook's writes queue up (SQLite has one writer; use
+PostgreSQL through NNLAB_GRADEBOOK_URL for many jobs). Only 2 cores were measured.
 """
 from __future__ import annotations
 

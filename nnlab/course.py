@@ -85,7 +85,10 @@ class _Worker:
         if not ready:
             return None
         line = self.process.stdout.readline()
-        return json.loads(line) if line else {"died": True}
+        try:
+            return json.loads(line)
+        except ValueError:  # end of output: the worker exited
+            return {"died": True}
 
     def log_tail(self) -> str:
         self.log.seek(0)
