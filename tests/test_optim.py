@@ -121,7 +121,7 @@ def test_full_batch_losses_counts_evaluations_and_trains():
     torch.manual_seed(0)
     x, y = torch.randn(64, 5), torch.randint(0, 3, (64,))
     model = torch.nn.Linear(5, 3)
-    start = float(torch.nn.functional.cross_entropy(model(x), y))
+    start = torch.nn.functional.cross_entropy(model(x), y).item()
     lbfgs = torch.optim.LBFGS(model.parameters(), max_iter=10, line_search_fn="strong_wolfe")
     losses = full_batch_losses(model, x, y, lbfgs, 25)
     assert len(losses) == 25 and losses[0] == pytest.approx(start)

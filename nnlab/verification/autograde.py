@@ -54,7 +54,8 @@ class VerifyOutside(IndependentCheck):
     def preprocess(self, nb, resources):
         pending = resources.pop(PENDING, None)
         if pending is not None and _code_of(pending.sources) != _code_of(verification.notebook_cells(nb)[1]):
-            pending.run.stop()  # a step in between changed the submitted cells: check what is scored
+            if pending.run is not None:
+                pending.run.stop()  # a step in between changed the submitted cells: check what is scored
             pending = None
         pending = pending or self._start(nb, resources)
         if pending is None:
