@@ -307,22 +307,8 @@ def _count_timeouts(notebook: Path) -> int:
 
 
 def autograde_one(course: Path, student: str, assignment: str, timeout: float, jobs: int = 1) -> Outcome:
-    """Autograde one submission in its own nbgrader process."""
-    start = time.perf_counter()
-    graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-    try:
-        done = _run(course, "autograde", assignment, "--student", student, "--force", timeout=timeout, jobs=jobs)
-    except subprocess.TimeoutExpired:
-        return Outcome(student, assignment, "timed out", time.perf_counter() - start,
-                       f"grading took longer than {timeout:.0f} s and was stopped")
-    seconds = time.perf_counter() - start
-    if done.returncode != 0 or not graded.is_file():
-        log = done.stdout + done.stderr
-        reason = "the kernel died" if "DeadKernelError" in log or "Kernel died" in log else "nbgrader failed"
-        lines = [line for line in log.splitlines() if "Error" in line or "error" in line]
-        return Outcome(student, assignment, "crashed", seconds, f"{reason}: {lines[-1].strip() if lines else ''}"[:300])
-    return Outcome(student, assignment, "graded", seconds, timed_out_cells=_count_timeouts(graded),
-                   overruled=_overruled(graded))
+    """Autograde one submission (and write its feedback) as :func:`grade` does."""
+    return autograde_all(course, [(student, assignment)], timeout, jobs)[0]
 
 
 def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:

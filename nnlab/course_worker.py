@@ -1,7 +1,7 @@
 """A grading worker: one nbgrader, loaded once, that autogrades submissions one at a time.
 
 ``python -m nnlab.course_worker COURSE`` reads one request per line on stdin,
-``{"student": ..., "assignment": ..., "feedback": true}``, autogrades that submission
+``{"student": ..., "assignment": ...}``, autogrades that submission
 (nbgrader's ``autograde``, with the course's configuration: sandboxed kernel, independent
 check), then generates its feedback, and answers one JSON line on stdout:
 ``{"success", "feedback", "log", "seconds"}``.
@@ -60,7 +60,7 @@ def main(argv: list[str]) -> int:
         graded = api.autograde(request["assignment"], request["student"], force=True, create=True)
         answer = {"success": bool(graded["success"]), "feedback": False,
                   "log": (graded.get("log", "") + graded.get("error", ""))[-6000:]}
-        if graded["success"] and request.get("feedback", True):
+        if graded["success"]:
             feedback = api.generate_feedback(request["assignment"], request["student"], force=True)
             answer["feedback"] = bool(feedback["success"])
             if not feedback["success"]:

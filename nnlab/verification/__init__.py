@@ -466,6 +466,7 @@ class PendingCheck:
 
     assignment: str
     seed: int
+    cells: list[dict]  # what the fresh run executes
     sources: dict[str, str]
     static: dict[str, list[str]]
     run: FreshRun | None
@@ -516,7 +517,7 @@ def start(assignment: str, notebook, seed: int, cell_timeout: float = 120.0) -> 
     if tasks:
         request = {"assignment": assignment, "cells": cells, "seed": seed, "cell_timeout": cell_timeout}
         run = FreshRun(request, wall=cell_timeout * 2 + 60)
-    return PendingCheck(assignment, seed, sources, static, run, started)
+    return PendingCheck(assignment, seed, cells, sources, static, run, started)
 
 
 def verify(assignment: str, notebook, seed: int, cell_timeout: float = 120.0) -> Verdicts:
