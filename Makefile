@@ -19,7 +19,7 @@ help:
 	@echo "make notebooks   rewrite exercises/source/*/*.ipynb from their scripts in exercises/authoring/"
 	@echo "make release     generate exercises/release/ from exercises/source/"
 	@echo "make grade       autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
-	@echo "make env         create .venv and install requirements.txt and nnlab (a no-op when up to date)"
+	@echo "make env         create .venv and install requirements.txt, nnlab and coursegrader (a no-op when up to date)"
 	@echo "make clean       remove _build (keeps .venv)"
 
 env: $(STAMP)
@@ -67,7 +67,7 @@ benchmarks: env sandbox-deps
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Jupyter refuses to run as root (containers often are) unless told.
 LAB_FLAGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
-COURSE := $(BIN)/python -m nnlab.course --course exercises
+COURSE := $(BIN)/python -m coursegrader --course exercises
 
 lab: env $(LAB_OVERRIDES)
 	$(COURSE) lab --workspace student
@@ -84,7 +84,7 @@ notebooks: env
 release: env
 	$(COURSE) release
 
-# Grading runs student code in a bubblewrap sandbox (nnlab/sandbox.py): install it where we
+# Grading runs student code in a bubblewrap sandbox (coursegrader/sandbox.py): install it where we
 # can (Debian/Ubuntu as root), else say how. NNLAB_SANDBOX=off grades without isolation.
 sandbox-deps:
 	@if [ "$${NNLAB_SANDBOX:-on}" != off ] && ! command -v bwrap >/dev/null 2>&1; then \

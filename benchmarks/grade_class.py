@@ -8,7 +8,7 @@ it twice, each time in a fresh copy of the course:
 * ``plain``: ``nbgrader autograde <assignment>`` once per assignment, serially, with a plain
   nbgrader configuration (course id, gradebook, cell timeout; no sandbox, no independent
   check, nbgrader's own preprocessors): what a plain nbgrader course does;
-* ``course``: ``python -m nnlab.course grade --jobs JOBS`` (what ``make grade JOBS=N`` runs):
+* ``course``: ``python -m coursegrader grade --jobs JOBS`` (what ``make grade JOBS=N`` runs):
   JOBS workers, each submission in a sandboxed kernel run up to its last test (every cell
   with ``--all-cells``) plus the independent check, then feedback, export and report.
 
@@ -45,12 +45,14 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnlab import course as course_tools  # noqa: E402
+from coursegrader.course_config import course_id, nbgrader_command  # noqa: E402
+from coursegrader.gradebook import cell_scores, gradebook_url  # noqa: E402
+from coursegrader.releasing import assignments, release  # noqa: E402
 
 
 def make_class(course: Path, students: int) -> int:
     """Fill ``course/submitted`` with a synthetic class; returns the number of notebooks."""
-    names = course_tools.assignments(course)
+    names = assignments(course)
     count = 0
     for index in range(students):
         student = f"student{index:03d}"
@@ -88,10 +90,8 @@ def fresh_course(workdir: Path, label: str, names: list[str]) -> Path:
 
 def use_plain_config(course: Path) -> None:
     """Replace the course's nbgrader configuration by a plain one (same course id and gradebook)."""
-    course_id = "nnlab-training-by-experiment"
-    assert f'course_id = "{course_id}"' in (ROOT / "exercises" / "nbgrader_config.py").read_text()
     (course / "nbgrader_config.py").write_text(PLAIN_CONFIG.format(
-        course_id=course_id, root=str(course), db_url=course_tools.gradebook_url(course)))
+        course_id=course_id(ROOT / "exercises"), root=str(course), db_url=gradebook_url(course)))
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -103,7 +103,7 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def grades(course: Path) -> dict[str, dict[str, dict[str, float]]]:
-    return {name: course_tools.cell_scores(course, name) for name in course_tools.assignments(course)}
+    return {name: cell_scores(course, name) for name in assignments(course)}
 
 
 def main() -> None:
@@ -116,7 +116,7 @@ def main() -> None:
                         help="the course grader runs every cell (NNLAB_GRADE_ALL_CELLS=1), not only up to the last test")
     args = parser.parse_args()
     students = 2 if args.tiny else args.students
-    available = course_tools.assignments(ROOT / "exercises")
+    available = assignments(ROOT / "exercises")
     names = args.assignments or (["clipping", "lr_schedules"] if args.tiny else available)
     unknown = sorted(set(names) - set(available))
     if unknown:
@@ -127,18 +127,18 @@ def main() -> None:
         for label in ("plain", "course"):
             course = fresh_course(workdir, label, names)
             with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON lines
-                course_tools.release(course)
+                release(course)
             notebooks = make_class(course, students)
             start = time.perf_counter()
             if label == "plain":
                 use_plain_config(course)
                 env = environment()
-                for name in course_tools.assignments(course):
-                    subprocess.run([*course_tools.nbgrader_command(), "autograde", name, "--force"], cwd=course,
+                for name in assignments(course):
+                    subprocess.run([*nbgrader_command(), "autograde", name, "--force"], cwd=course,
                                    env=env, capture_output=True, check=False)
             else:
                 extra = {"NNLAB_GRADE_ALL_CELLS": "1"} if args.all_cells else {}
-                subprocess.run([sys.executable, "-m", "nnlab.course", "grade", "--course", str(course),
+                subprocess.run([sys.executable, "-m", "coursegrader", "grade", "--course", str(course),
                                 "--jobs", str(args.jobs)], cwd=ROOT, env=environment(**extra), capture_output=True,
                                check=True)
             seconds = time.perf_counter() - start

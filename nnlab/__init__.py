@@ -13,7 +13,11 @@ One module per concept:
 The reference solutions of the exercises, each tested against torch: :mod:`nnlab.init`,
 :mod:`nnlab.gradients`, :mod:`nnlab.normalization`, :mod:`nnlab.dropout`,
 :mod:`nnlab.optim`, :mod:`nnlab.clipping`, :mod:`nnlab.schedules` (with the LR range test),
-:mod:`nnlab.transfer` (with the shipped pretrained network) and :mod:`nnlab.cnn_sizing`.
+:mod:`nnlab.transfer` (with the shipped pretrained network) and :mod:`nnlab.cnn_sizing`;
+and :mod:`nnlab.grading`, the checks the exercises' test cells call.
+
+The instructor's grader is a separate package, ``coursegrader``, which uses nnlab; nothing
+here imports it.
 
 The names most chapters use are re-exported here.
 """

@@ -13,18 +13,53 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import types
 from collections.abc import Callable, Iterable, Iterator
 
 import torch
+
+# Bound when this module is imported, before any student code runs: a tripwire does not
+# depend on a name the code it watches could rebind.
+_getframe = sys._getframe
 
 
 class GradingError(AssertionError):
     """A failed check, with a message meant for the student."""
 
 
-class DelegationError(GradingError):
-    """The solution called the function it was asked to write."""
+class DelegationError(BaseException):
+    """The solution called the function it was asked to write.
+
+    A ``BaseException``, not an ``Exception``: no ``except Exception`` (the student's, or a
+    check's that records exceptions as results) swallows it, so delegation always ends the
+    task's test.
+    """
+
+
+#: What delegating costs, in every message that says a task delegated.
+NO_CREDIT = "This task earns no credit until it computes the result on its own."
+
+
+def delegation_message(task: str, name: str, verb: str = "called") -> str:
+    """The message of a :class:`DelegationError`: ``task`` ``verb`` ``name``, which it must not."""
+    return f"{task} {verb} {name}, the function this task asks you to write yourself. {NO_CREDIT}"
+
+
+def tripwire(original: Callable, name: str, task: str, refuses: Callable | None = None) -> Callable:
+    """A stand-in for ``original`` that raises :class:`DelegationError` (``task`` called ``name``).
+
+    With ``refuses(caller_frame, args)``, it refuses only when that returns true and calls
+    ``original`` otherwise (the grader's tripwires refuse only calls made by student code).
+    """
+
+    def guarded(*args, **kwargs):
+        if refuses is None or refuses(_getframe(1), args):
+            raise DelegationError(delegation_message(task, name))
+        return original(*args, **kwargs)
+
+    guarded.__name__ = getattr(original, "__name__", "tripwire")
+    return guarded
 
 
 def _fail(message: str, hint: str = "") -> None:
@@ -189,11 +224,8 @@ def assert_no_delegation(function: Callable, forbidden: Iterable[Callable], task
             value = scope.get(name)
             if value is not None and id(value) in banned:
                 target = banned[id(value)]
-                raise DelegationError(
-                    f"{task} uses {getattr(target, '__module__', '')}.{getattr(target, '__name__', name)}, "
-                    "the function this task asks you to write yourself. This task earns no credit until it "
-                    "computes the result on its own."
-                )
+                dotted = f"{getattr(target, '__module__', '')}.{getattr(target, '__name__', name)}"
+                raise DelegationError(delegation_message(task, dotted, verb="uses"))
 
 
 @contextlib.contextmanager
@@ -201,23 +233,13 @@ def forbid(modules: Iterable[types.ModuleType], task: str, names: Iterable[str] 
     """While active, calling any public function of ``modules`` (or only ``names``) raises
     :class:`DelegationError` naming ``task``."""
     replaced: list[tuple[types.ModuleType, str, object]] = []
-
-    def tripwire(module_name: str, name: str) -> Callable:
-        def refuse(*args, **kwargs):
-            raise DelegationError(
-                f"{task} called {module_name}.{name}, the function this task asks you to write yourself. "
-                "This task earns no credit until it computes the result on its own."
-            )
-
-        return refuse
-
     try:
         for module in modules:
             for name, value in _public_functions(module).items():
                 if names is not None and name not in names:
                     continue
                 replaced.append((module, name, value))
-                setattr(module, name, tripwire(module.__name__, name))
+                setattr(module, name, tripwire(value, f"{module.__name__}.{name}", task))
         yield
     finally:
         for module, name, value in replaced:
@@ -247,3 +269,64 @@ def substitute(namespace: dict, **replacements: object):
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
+
+
+# --------------------------------------------------------------------------- shared inputs
+# The notebooks' tests and the grader's independent check build their cases here, so that
+# both check a task on inputs made the same way.
+
+
+def optimizer_run(make_optimizer: Callable, seed: int = 0, groups: list[dict] | None = None, steps: int = 50) -> dict:
+    """Train a small float64 network with ``make_optimizer(params)`` for ``steps`` steps.
+
+    The network (Linear 5→8, Tanh, Linear 8→3, cross-entropy on 32 random points) and the
+    data come from ``seed``; one extra parameter never gets a gradient (an optimizer must
+    skip it). ``groups`` (two dicts of settings) splits the parameters into two param groups:
+    the first layer, and the second layer with the extra parameter. Returns
+    ``{"parameters": final values, "losses": what each step(closure) returned}`` (floats;
+    ``None`` stays ``None``; anything else becomes its ``repr``).
+    """
+    from torch import nn
+    from torch.nn import functional as F
+
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3)).double()
+    unused = nn.Parameter(torch.ones(4, dtype=torch.float64))
+    x, y = torch.randn(32, 5, dtype=torch.float64), torch.randint(0, 3, (32,))
+    if groups is None:
+        params: list = list(model.parameters()) + [unused]
+    else:
+        params = [dict(groups[0], params=list(model[0].parameters())),
+                  dict(groups[1], params=list(model[2].parameters()) + [unused])]
+    optimizer = make_optimizer(params)
+    losses: list = []
+
+    def closure():
+        for p in model.parameters():
+            p.grad = None
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        loss = optimizer.step(closure)
+        if isinstance(loss, torch.Tensor):
+            loss = float(loss.detach())
+        elif loss is not None and not isinstance(loss, float):
+            loss = repr(loss)
+        losses.append(loss)
+    parameters = [p.detach().clone() for p in model.parameters()] + [unused.detach().clone()]
+    return {"parameters": parameters, "losses": losses}
+
+
+def batchnorm_inputs(n: int, d: int, generator: torch.Generator) -> tuple[torch.Tensor, ...]:
+    """Float64 arguments for a batch-norm forward on ``n`` rows of ``d`` features, drawn from ``generator``:
+    ``x`` (mean −1, std 3), ``gamma`` in [0.5, 1.5), ``beta``, ``running_mean``, ``running_var``
+    in [0.5, 1.5), and an ``upstream`` gradient; ``x``, ``gamma`` and ``beta`` require gradients."""
+    x = (torch.randn(n, d, generator=generator, dtype=torch.float64) * 3 - 1).requires_grad_(True)
+    gamma = (torch.rand(d, generator=generator, dtype=torch.float64) + 0.5).requires_grad_(True)
+    beta = torch.randn(d, generator=generator, dtype=torch.float64).requires_grad_(True)
+    running_mean = torch.randn(d, generator=generator, dtype=torch.float64)
+    running_var = torch.rand(d, generator=generator, dtype=torch.float64) + 0.5
+    upstream = torch.randn(n, d, generator=generator, dtype=torch.float64)
+    return x, gamma, beta, running_mean, running_var, upstream

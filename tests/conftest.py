@@ -8,7 +8,19 @@ matplotlib.use("agg")
 os.environ.setdefault("NNLAB_PROGRESS", "0")
 
 
+#: The assignments of the course; each is also a pytest marker (pytest.ini_options in pyproject.toml).
+ASSIGNMENTS = ("initialization", "vanishing_gradients", "batchnorm", "dropout", "optimizers", "clipping", "lr_schedules",
+               "transfer_learning", "cnn_sizing")
+
+
 def pytest_collection_modifyitems(config, items):
+    # A test parametrized by an assignment's name belongs to that assignment (`pytest -m optimizers`);
+    # modules about one assignment set `pytestmark` themselves.
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        for value in params.values():
+            if isinstance(value, str) and value in ASSIGNMENTS:
+                item.add_marker(getattr(pytest.mark, value))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

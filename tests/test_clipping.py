@@ -6,6 +6,8 @@ from torch import nn
 
 from nnlab import clipping
 
+pytestmark = pytest.mark.clipping  # the reference of the clipping assignment
+
 
 def test_clip_by_value_clamps_each_element_into_a_new_tensor():
     t = torch.tensor([-3.0, -0.5, 0.2, 4.0])

@@ -6,6 +6,8 @@ from torch import nn
 
 from nnlab import cnn_sizing as cs
 
+pytestmark = pytest.mark.cnn_sizing  # the reference of the cnn_sizing assignment
+
 
 @settings(max_examples=150, deadline=None)
 @given(n=st.integers(1, 40), k=st.integers(1, 7), s=st.integers(1, 4), p=st.integers(0, 3), d=st.integers(1, 3))

@@ -5,6 +5,8 @@ import torch
 
 from nnlab.dropout import Dropout, dropout
 
+pytestmark = pytest.mark.dropout  # the reference of the dropout assignment
+
 
 def test_eval_and_zero_rate_return_the_input_unchanged():
     x = torch.randn(10, 10)

@@ -4,6 +4,8 @@ from torch import nn
 
 from nnlab import gradients
 
+pytestmark = pytest.mark.vanishing_gradients  # the reference of the vanishing_gradients assignment
+
 
 def test_sigmoid_derivative_matches_autograd_and_peaks_at_a_quarter():
     x = torch.linspace(-8, 8, 101, dtype=torch.float64, requires_grad=True)

@@ -8,6 +8,8 @@ from torch import nn
 
 from nnlab import grading, init
 
+pytestmark = pytest.mark.initialization  # the reference of the initialization assignment
+
 shapes = st.lists(st.integers(1, 6), min_size=2, max_size=5).map(tuple)
 
 

@@ -4,6 +4,8 @@ from torch import nn
 
 from nnlab.normalization import BatchNorm1d, batchnorm_forward
 
+pytestmark = pytest.mark.batchnorm  # the reference of the batchnorm assignment
+
 
 def _pair(num_features=6, momentum=0.1, eps=1e-5):
     torch.manual_seed(0)

@@ -5,6 +5,8 @@ from torch import nn
 
 from nnlab import optim
 
+pytestmark = pytest.mark.optimizers  # the reference of the optimizers assignment
+
 CASES = [
     (optim.SGD, torch.optim.SGD, dict(lr=0.05)),
     (optim.SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9)),

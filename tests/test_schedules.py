@@ -7,6 +7,8 @@ from torch import nn
 from nnlab import schedules
 from nnlab.data import TensorLoader, make_spirals
 
+pytestmark = pytest.mark.lr_schedules  # the reference of the lr_schedules assignment
+
 
 def test_step_exponential_and_inverse_time_decay():
     assert [schedules.step_decay(0.1, e, drop=0.5, every=10) for e in (0, 9, 10, 25)] == pytest.approx(

@@ -5,6 +5,8 @@ from torch import nn
 from nnlab import transfer
 from nnlab.train import evaluate
 
+pytestmark = pytest.mark.transfer_learning  # the reference of the transfer_learning assignment
+
 
 @pytest.fixture(scope="module")
 def target():

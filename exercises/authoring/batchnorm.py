@@ -101,12 +101,7 @@ cells = [
     rng = torch.Generator().manual_seed(2301)
     for n, d, momentum, eps in [(5, 4, 0.1, 1e-5), (16, 7, 0.3, 1e-3), (2, 3, 0.9, 1e-5)]:
         call = f"batchnorm_forward(x of shape ({n}, {d}), ..., momentum={momentum}, eps={eps})"
-        x = (torch.randn(n, d, generator=rng, dtype=torch.float64) * 3 - 1).requires_grad_(True)
-        gamma = (torch.rand(d, generator=rng, dtype=torch.float64) + 0.5).requires_grad_(True)
-        beta = torch.randn(d, generator=rng, dtype=torch.float64).requires_grad_(True)
-        rm = torch.randn(d, generator=rng, dtype=torch.float64)
-        rv = torch.rand(d, generator=rng, dtype=torch.float64) + 0.5
-        upstream = torch.randn(n, d, generator=rng, dtype=torch.float64)
+        x, gamma, beta, rm, rv, upstream = g.batchnorm_inputs(n, d, rng)
         expected, expected_rm, expected_rv = torch_reference(x, gamma, beta, rm, rv, True, momentum, eps)
         expected_grads = torch.autograd.grad(expected, (x, gamma, beta), upstream)
         with no_builtins("batchnorm_forward"), g.forbid([nnlab.normalization], "batchnorm_forward"):

@@ -23,14 +23,10 @@ def no_delegation(task, cls):
     inherited = [base.__module__ + "." + base.__name__ for base in cls.__mro__[1:] if base in TORCH_OPTIMIZERS + REFERENCES]
     assert not inherited, f"{task} inherits from {inherited[0]}, the optimizer it asks you to write: subclass torch.optim.Optimizer"
 
-    def refuse(self, *args, **kwargs):
-        raise g.DelegationError(f"{task} used {type(self).__name__}.step, the optimizer this task asks you to write. "
-                                "This task earns no credit until it computes the update on its own.")
-
     saved = [(c, c.__dict__.get("step")) for c in TORCH_OPTIMIZERS + REFERENCES]
     try:
-        for c, _ in saved:
-            c.step = refuse
+        for c, step in saved:
+            c.step = g.tripwire(step or c.step, f"{c.__module__}.{c.__name__}.step", task)
         with g.forbid(FUNCTIONAL, task, names=FUNCTIONAL_NAMES):
             yield
     finally:
@@ -42,28 +38,9 @@ def no_delegation(task, cls):
 
 
 def run(make_optimizer, steps=50, seed=0, groups=None):
-    # Train a small float64 network with `make_optimizer(params)`; its final parameters and the losses step() returned.
-    torch.manual_seed(seed)
-    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3)).double()
-    unused = nn.Parameter(torch.ones(4, dtype=torch.float64))  # never gets a gradient: must be skipped
-    x, y = torch.randn(32, 5, dtype=torch.float64), torch.randint(0, 3, (32,))
-    if groups is None:
-        params = list(model.parameters()) + [unused]
-    else:
-        params = [dict(groups[0], params=list(model[0].parameters())), dict(groups[1], params=list(model[2].parameters()) + [unused])]
-    optimizer = make_optimizer(params)
-    losses = []
-
-    def closure():
-        optimizer.zero_grad()
-        loss = F.cross_entropy(model(x), y)
-        loss.backward()
-        return loss
-
-    for _ in range(steps):
-        loss = optimizer.step(closure)
-        losses.append(None if loss is None else float(loss.detach() if torch.is_tensor(loss) else loss))
-    return [p.detach().clone() for p in model.parameters()] + [unused.detach().clone()], losses
+    # Train a small float64 network with `make_optimizer(params)` (the grader's check trains the same one).
+    result = g.optimizer_run(make_optimizer, seed=seed, groups=groups, steps=steps)
+    return result["parameters"], result["losses"]
 
 
 def compare(task, mine, theirs, call, hint=""):

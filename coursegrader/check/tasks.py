@@ -1,0 +1,84 @@
+"""What a task's check is: its probe, its reference, what it must not call.
+
+Each assignment has a module in :mod:`coursegrader.check.probes` whose ``TASKS`` maps every
+task of the exercise contract to a :class:`Task`.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from coursegrader.contracts import RAISED
+
+
+@dataclass(frozen=True)
+class Task:
+    """How one task is checked outside the notebook.
+
+    ``probe(impl, seed)`` builds fresh inputs from ``seed``, calls ``impl`` (the student's
+    function or class, or the reference) and returns ``{"visible": cases, "hidden": cases}``,
+    each a list of ``{"call": description, "result": observation}``. ``forbidden`` names what
+    the task must not call: modules (every public function and class in them) or single
+    functions and classes, as dotted paths.
+    """
+
+    probe: Callable[[object, int], dict]
+    reference: str
+    forbidden: tuple[str, ...] = ()
+    rtol: float = 1e-6
+    atol: float = 1e-8
+    #: ``check(actual, expected, call, task)`` for one case, where :func:`~coursegrader.check.compare.compare`
+    #: does not fit (random results: a statistical check of the student's values against the reference's setting)
+    check: Callable | None = None
+
+
+def attempt(function: Callable, *args, **kwargs) -> object:
+    """``function(*args, **kwargs)``, or ``{"!raised": <exception class name>}``.
+
+    Only ``Exception``s are observations: a tripwire's ``DelegationError`` (a
+    ``BaseException``) ends the task's probe instead.
+    """
+    try:
+        return function(*args, **kwargs)
+    except Exception as error:  # noqa: BLE001 - the exception is the observation
+        return {RAISED: type(error).__name__}
+
+
+def resolve(dotted: str) -> object:
+    """The object at a dotted path (``torch.nn.init.xavier_uniform_``)."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:split]))
+        except ImportError:
+            continue
+        for name in parts[split:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(f"cannot resolve {dotted}")
+
+
+def specification(assignment: str) -> dict[str, Task] | None:
+    """The tasks of ``assignment`` checked outside the notebook (None: no specification)."""
+    try:
+        module = importlib.import_module(f"coursegrader.check.probes.{assignment}")
+    except ModuleNotFoundError:
+        return None
+    return module.TASKS
+
+
+def seed_for(secret: str, assignment: str) -> int:
+    """The probes' seed: fixed for a course and assignment (grading is repeatable), unknown to
+    students (the secret lives in the course folder, hidden from the sandbox)."""
+    return int(hashlib.sha256(f"{secret}:{assignment}".encode()).hexdigest()[:8], 16)
+
+
+def course_secret(path: Path) -> str:
+    """The course's probe secret, created on first use."""
+    if not path.exists():
+        path.write_text(secrets.token_hex(16) + "\n")
+    return path.read_text().strip()

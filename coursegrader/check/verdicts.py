@@ -1,0 +1,92 @@
+"""The independent check of one submission, from start to verdict.
+
+:func:`start` runs the static check and starts the fresh run (it needs only the submitted
+cells, so it runs while nbgrader executes the notebook); :meth:`PendingCheck.finish` waits
+for the run and compares each group of each task with the reference.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+
+from coursegrader import contracts
+from coursegrader.check.compare import group_message, reference_observations
+from coursegrader.check.fresh_run import FreshRun, notebook_cells
+from coursegrader.check.static import static_findings
+from coursegrader.check.tasks import specification
+
+
+@dataclass
+class Verdicts:
+    """Outcome of the independent check of one submission: ``failures[(task, group)]`` is the
+    message for each group that failed; ``problem`` says why the whole run failed, if it did."""
+
+    failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    problem: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class PendingCheck:
+    """An independent check whose fresh run was started (:func:`start`); :meth:`finish` judges it."""
+
+    assignment: str
+    seed: int
+    cells: list[dict]  # what the fresh run executes
+    sources: dict[str, str]
+    static: dict[str, list[str]]
+    run: FreshRun | None
+    started: float
+
+    def finish(self) -> Verdicts:
+        verdicts = Verdicts()
+        tasks = specification(self.assignment)
+        if not tasks or self.run is None:
+            return verdicts
+        problem = self.run.finish()
+        expected = reference_observations(self.assignment, self.seed)
+        try:
+            for name, task in tasks.items():
+                for group in contracts.GROUPS:
+                    if group not in expected[name]:
+                        continue
+                    message = ""
+                    if name not in self.sources:
+                        message = f"the notebook has no cell for {name}"
+                    elif self.static[name]:
+                        message = f"the cell of {name} " + "; ".join(self.static[name]) + ", which the grader does not accept"
+                    elif problem:
+                        message = problem
+                    else:
+                        message = group_message(self.run.out, name, group, expected[name][group], task)
+                    if message:
+                        verdicts.failures[(name, group)] = message
+        finally:
+            shutil.rmtree(self.run.private, ignore_errors=True)
+        verdicts.problem = problem
+        verdicts.seconds = time.perf_counter() - self.started
+        return verdicts
+
+
+def start(assignment: str, notebook, seed: int, cell_timeout: float | None = None) -> PendingCheck:
+    """Start the independent check of one submitted notebook: the static check now, the fresh
+    run in the background. ``cell_timeout`` defaults to ``NNLAB_CELL_TIMEOUT``."""
+    started = time.perf_counter()
+    timeout = contracts.cell_timeout() if cell_timeout is None else cell_timeout
+    tasks = specification(assignment) or {}
+    cells, sources = notebook_cells(notebook)
+    context = [c["source"] for c in cells]
+    static = {name: static_findings(sources[name], context, task.forbidden) if name in sources else []
+              for name, task in tasks.items()}
+    run = None
+    if tasks:
+        request = contracts.FreshRunRequest(assignment=assignment, cells=cells, seed=seed, cell_timeout=timeout)
+        # each cell and each probe may take a cell timeout; the run as a whole gets two and a minute
+        run = FreshRun(request, wall=timeout * 2 + 60)
+    return PendingCheck(assignment, seed, cells, sources, static, run, started)
+
+
+def verify(assignment: str, notebook, seed: int, cell_timeout: float | None = None) -> Verdicts:
+    """The independent check of one submitted notebook."""
+    return start(assignment, notebook, seed, cell_timeout).finish()

@@ -1,0 +1,87 @@
+"""The instructor's cycle: release the assignments, grade a class, report on it.
+
+    python -m coursegrader release [--course exercises]
+    python -m coursegrader grade   [--course exercises] [--jobs N] [--timeout SECONDS]
+    python -m coursegrader lab     [--course exercises] [--workspace student]
+
+``release`` generates ``release/<assignment>/`` from ``source/`` for every assignment (and
+registers it in the gradebook). ``grade`` autogrades every submission found at
+``submitted/<student>/<assignment>/<assignment>.ipynb`` (new students are added to the
+gradebook), writes feedback, exports ``grades.csv`` and writes a report
+(``report/index.html``) with the score distribution of each assignment, the failure rate of
+each test, and every submission that timed out, crashed or was overruled. ``lab`` releases
+the assignments to a local exchange and prepares a student workspace for JupyterLab.
+
+Student code runs in a sandbox (:mod:`coursegrader.sandbox`). ``--jobs`` workers grade at
+once (:mod:`coursegrader.pool`); a submission whose kernel died or that ran out of time
+costs only that student's grade. ``submitted/`` is only read. Grading is repeatable:
+running it again regrades everything and gives the same grades. Every environment variable
+that changes what grading does is listed in :mod:`coursegrader.contracts`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from coursegrader.contracts import Outcome
+from coursegrader.sandbox import SandboxUnavailable
+from coursegrader.course_config import ConfigurationError, check_isolation
+from coursegrader.gradebook import export_grades
+from coursegrader.pool import autograde_all
+from coursegrader.releasing import prepare_lab, release, submissions
+from coursegrader.report import write_report
+
+
+def default_course() -> Path:
+    """The course of this repository: ``exercises/`` next to the package."""
+    return Path(__file__).resolve().parents[1] / "exercises"
+
+
+def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]:
+    """Autograde every submission, generate feedback, export grades, write the report.
+
+    ``jobs`` workers grade at once (see :func:`coursegrader.pool.autograde_all`); they take
+    turns writing to the gradebook (SQLite's lock, or PostgreSQL's transactions).
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    check_isolation(course)
+    from nnlab.data import prepare_cache
+
+    prepare_cache()  # sandboxed notebooks read the datasets from here instead of each regenerating them
+    names = release(course, only_if_stale=True)
+    pairs, outcomes = submissions(course, names)
+    outcomes = list(outcomes) + autograde_all(course, pairs, timeout, jobs)
+    export_grades(course)
+    report = write_report(course, names, outcomes)
+    print(f"grades: {course / 'grades.csv'}\nreport: {report}")
+    return outcomes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m coursegrader", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["release", "grade", "lab"])
+    parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    parser.add_argument("--workspace", type=Path, default=default_course().parent / "student",
+                        help="the student workspace prepared by 'lab'")
+    args = parser.parse_args(argv)
+    course = args.course.resolve()
+    if not (course / "nbgrader_config.py").is_file():
+        parser.error(f"{course} has no nbgrader_config.py: pass the course root with --course")
+    if args.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {args.jobs}")
+    try:
+        if args.command == "release":
+            release(course)
+        elif args.command == "lab":
+            prepare_lab(course, args.workspace.resolve())
+        else:
+            grade(course, args.timeout, args.jobs)
+    except (ConfigurationError, SandboxUnavailable) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0

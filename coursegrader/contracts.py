@@ -1,0 +1,213 @@
+"""Every contract between the grader's processes, in one place.
+
+Grading one submission crosses five processes: the command line (:mod:`coursegrader.cli`)
+hands it to a worker (:mod:`coursegrader.worker`) over a pipe; the worker's nbgrader runs
+the notebook in a sandboxed kernel and, beside it, the independent check's fresh run
+(:mod:`coursegrader.check.runner`), which answers through files in its scratch folder; the
+verdict is stored in the autograded notebook's metadata, where the feedback and the report
+read it. What each of them sends, and every environment variable that changes what they do,
+is written down here and nowhere else.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------- settings
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable the grader reads: its default and what it means."""
+
+    name: str
+    default: str
+    meaning: str
+
+    def get(self) -> str:
+        """The value in this process's environment, else the default."""
+        value = os.environ.get(self.name, "")
+        return value if value.strip() else self.default
+
+    def is_on(self) -> bool:
+        """For switches: anything but 0/off/false/no (case-insensitive) is on."""
+        return self.get().strip().lower() not in ("0", "off", "false", "no")
+
+
+#: The instructor's switch. ``off`` grades without isolation (student code runs with the
+#: grader's rights, next to the tests): for machines without bubblewrap, at their own risk.
+SANDBOX = Setting("NNLAB_SANDBOX", "on", "run student code in the bubblewrap sandbox (off: without isolation)")
+#: Address space of each sandboxed process (a submission's kernel and its check's fresh run are two).
+SANDBOX_MEMORY = Setting("NNLAB_SANDBOX_MEMORY", "4G", "address-space limit of each sandboxed process (e.g. 4G, 512M)")
+#: Processes and threads of one sandbox, through a pids cgroup where one can be made.
+SANDBOX_PROCESSES = Setting("NNLAB_SANDBOX_PROCESSES", "256", "processes and threads allowed in one sandbox")
+#: Set by the grader for its workers, not by instructors: the course folder and the
+#: repository's history, which the sandbox replaces by empty folders.
+SANDBOX_HIDE = Setting("NNLAB_SANDBOX_HIDE", "", "paths (os.pathsep-separated) hidden from sandboxed code; set by the grader")
+#: Seconds one notebook cell may run (nbgrader's Execute.timeout, and each cell and probe of the fresh run).
+CELL_TIMEOUT = Setting("NNLAB_CELL_TIMEOUT", "120", "seconds a notebook cell may run before it is interrupted")
+#: By default a notebook runs only up to its last autograded test (later cells cannot change a score).
+GRADE_ALL_CELLS = Setting("NNLAB_GRADE_ALL_CELLS", "0", "1: run every cell when autograding, not only up to the last test")
+#: The gradebook; SQLite in the course folder when unset.
+GRADEBOOK_URL = Setting("NNLAB_GRADEBOOK_URL", "", "SQLAlchemy URL of the gradebook (e.g. postgresql://...); default SQLite")
+#: Where students fetch from and submit to in ``make lab``; ``<course>/exchange`` when unset.
+EXCHANGE = Setting("NNLAB_EXCHANGE", "", "root of the local nbgrader exchange used by `lab`")
+
+# Read by nnlab itself; the grader sets them for the processes it starts.
+#: nnlab's dataset cache; the sandbox shows the grader's read-only and points this at it.
+CACHE = Setting("NNLAB_CACHE", "", "nnlab's dataset cache (default ~/.cache/nnlab); shown read-only in the sandbox")
+#: nnlab's progress bars; always 0 while grading (a bar on stderr is noise in a test cell).
+PROGRESS = Setting("NNLAB_PROGRESS", "1", "0: nnlab.fit shows no progress bars (the grader sets 0)")
+
+SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
+            EXCHANGE, CACHE, PROGRESS)
+
+
+def cell_timeout() -> float:
+    return float(CELL_TIMEOUT.get())
+
+
+def sandbox_enabled() -> bool:
+    """Whether grading runs student code in the sandbox (``NNLAB_SANDBOX=off`` opts out)."""
+    return SANDBOX.is_on()
+
+
+def grade_all_cells() -> bool:
+    return GRADE_ALL_CELLS.get().strip() == "1"
+
+
+# --------------------------------------------------------------------------- command line -> worker
+
+
+@dataclass(frozen=True)
+class WorkerRequest:
+    """One line on a worker's stdin: grade this submission (and write its feedback)."""
+
+    student: str
+    assignment: str
+
+    def to_line(self) -> str:
+        return json.dumps(asdict(self)) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> "WorkerRequest":
+        data = json.loads(line)
+        return cls(student=str(data["student"]), assignment=str(data["assignment"]))
+
+
+@dataclass
+class WorkerAnswer:
+    """One line on a worker's stdout, after each request.
+
+    ``died`` is never sent: the pool sets it when the worker exited instead of answering.
+    """
+
+    success: bool = False  # nbgrader autograded the submission
+    feedback: bool = False  # and wrote its feedback
+    log: str = ""  # the tail of what nbgrader said (explains a failure)
+    seconds: float = 0.0
+    died: bool = False
+
+    def to_line(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "died"}) + "\n"
+
+    @classmethod
+    def from_line(cls, line: str) -> "WorkerAnswer":
+        """The answer on ``line``; a line that is not one (end of output) means the worker exited."""
+        try:
+            data = json.loads(line)
+            return cls(success=bool(data["success"]), feedback=bool(data.get("feedback")), log=str(data.get("log", "")),
+                       seconds=float(data.get("seconds", 0.0)))
+        except (ValueError, KeyError, TypeError):
+            return cls(died=True)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How the autograding of one submission went (a row of ``report/outcomes.json``)."""
+
+    student: str
+    assignment: str
+    status: str  # "graded", "timed out" (whole notebook), "crashed", "rejected"
+    seconds: float
+    detail: str = ""  # what went wrong, for the report
+    timed_out_cells: int = 0  # cells interrupted after the per-cell timeout
+    overruled: str = ""  # test cells that passed in the notebook but failed the independent check
+
+
+# --------------------------------------------------------------------------- grader -> fresh run
+
+#: Student code is compiled with file names starting with this: tripwires recognize its frames.
+STUDENT_FILE = "<submission "
+#: The ``__name__`` of the namespace the student's cells run in (``__module__`` of their classes).
+STUDENT_MODULE = "submission"
+#: An observation that a call raised: ``{RAISED: <exception class name>}``.
+RAISED = "!raised"
+#: Each task's cases come in two groups, scored by the test cells ``<task>_visible`` and ``<task>_hidden``.
+GROUPS = ("visible", "hidden")
+
+
+@dataclass(frozen=True)
+class FreshRunRequest:
+    """``request.json`` of a fresh run: the cells to execute (in order) and the probes' seed."""
+
+    assignment: str
+    cells: list[dict]  # {"name": grade id, "source": code}
+    seed: int
+    cell_timeout: float
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> "FreshRunRequest":
+        data = json.loads(text)
+        return cls(str(data["assignment"]), list(data["cells"]), int(data["seed"]), float(data["cell_timeout"]))
+
+
+# What a fresh run writes in its output folder, one file per task, then a last file:
+def observations_file(task: str) -> str:
+    """The probe's observations of ``task`` (``torch.save`` of plain values)."""
+    return f"{task}.pt"
+
+
+def error_file(task: str) -> str:
+    """Why ``task`` has no observations (text for the student)."""
+    return f"{task}.error"
+
+
+#: Written last: the run reached its end (every task has a .pt or an .error).
+DONE_FILE = "done"
+
+
+# --------------------------------------------------------------------------- check -> feedback and report
+
+#: The autograded notebook's metadata key that holds the independent check's verdict.
+VERDICT_KEY = "nnlab_verification"
+#: The ``ename`` of the error output that overrules a test cell.
+CHECK_FAILED = "IndependentCheckFailed"
+
+
+@dataclass
+class Verdict:
+    """The independent check's verdict on one submission, as stored in the notebook's metadata."""
+
+    #: ``{"<task>_<group>": message}`` for every group of probes that failed
+    failed: dict[str, str] = field(default_factory=dict)
+    #: ``[{"cell": grade id, "message": ...}]``: test cells that passed in the notebook but not here
+    overruled: list[dict[str, str]] = field(default_factory=list)
+    #: why the whole fresh run failed ('' if it did not)
+    problem: str = ""
+    seconds: float = 0.0
+
+    def store(self, metadata: Any) -> None:
+        metadata[VERDICT_KEY] = asdict(self)
+
+    @classmethod
+    def read(cls, metadata: Any) -> "Verdict":
+        """The verdict in a notebook's ``metadata`` (an empty one where there is none)."""
+        data = metadata.get(VERDICT_KEY) or {}
+        return cls(failed=dict(data.get("failed", {})), overruled=list(data.get("overruled", [])),
+                   problem=str(data.get("problem", "")), seconds=float(data.get("seconds", 0.0)))

@@ -1,0 +1,71 @@
+"""The gradebook: where it is, what it holds per test cell, and its export to ``grades.csv``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from coursegrader import contracts
+from coursegrader.course_config import run_nbgrader
+
+
+def gradebook_url(course: Path) -> str:
+    """The gradebook: ``$NNLAB_GRADEBOOK_URL`` (e.g. PostgreSQL), else SQLite in the course.
+
+    SQLite waits up to 5 minutes for a lock, so that parallel graders take turns writing
+    instead of failing with "database is locked".
+    """
+    return contracts.GRADEBOOK_URL.get() or f"sqlite:///{course / 'gradebook.db'}?timeout=300"
+
+
+def is_registered(course: Path, assignment: str) -> bool:
+    """Whether the gradebook knows ``assignment``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    try:
+        with Gradebook(gradebook_url(course)) as gradebook:
+            gradebook.find_assignment(assignment)
+    except MissingEntry:
+        return False
+    return True
+
+
+def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
+    """Autograded points of every test cell, per student: ``{student: {grade_id: points}}``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    result: dict[str, dict[str, float]] = {}
+    with Gradebook(gradebook_url(course)) as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return result
+        for submission in found.submissions:
+            cells = result.setdefault(submission.student.id, {})
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.cell_type == "code":  # manually graded answers are the instructor's
+                        cells[grade.name] = float(grade.auto_score or 0.0)
+    return result
+
+
+def max_cell_scores(course: Path, assignment: str) -> dict[str, float]:
+    """The points of every autograded test cell of ``assignment``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(gradebook_url(course)) as gradebook:
+        try:
+            found = gradebook.find_assignment(assignment)
+        except MissingEntry:
+            return {}
+        return {
+            cell.name: float(cell.max_score)
+            for notebook in found.notebooks for cell in notebook.grade_cells if cell.cell_type == "code"
+        }
+
+
+def export_grades(course: Path) -> Path:
+    """``grades.csv``: nbgrader's export of the gradebook."""
+    target = course / "grades.csv"
+    done = run_nbgrader(course, "export", "--to", str(target))
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader export failed:\n{done.stdout}\n{done.stderr}")
+    return target

@@ -1,0 +1,112 @@
+"""Releasing the assignments and finding the submissions to grade.
+
+``source/<assignment>/<assignment>.ipynb`` is released to ``release/`` (nbgrader's
+``generate_assignment``) and, for ``make lab``, to a local exchange; submissions are found at
+``submitted/<student>/<assignment>/<assignment>.ipynb``. Neither ``source/`` nor
+``submitted/`` is ever written.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from coursegrader import contracts
+from coursegrader.contracts import Outcome
+from coursegrader.course_config import course_id, run_nbgrader
+from coursegrader.gradebook import is_registered
+
+#: Student ids are also file names and nbgrader globs: keep them to safe characters.
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def assignments(course: Path) -> list[str]:
+    """Assignment ids: the folders of ``source/`` that hold ``<id>/<id>.ipynb``."""
+    source = course / "source"
+    if not source.is_dir():
+        raise FileNotFoundError(f"{source} does not exist: is {course} an nbgrader course root?")
+    return sorted(p.name for p in source.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def released_and_current(course: Path, name: str) -> bool:
+    """``release/<name>`` is newer than everything in ``source/<name>``, and the gradebook knows it."""
+    released = course / "release" / name / f"{name}.ipynb"
+    if not released.is_file():
+        return False
+    newest_source = max(p.stat().st_mtime for p in (course / "source" / name).rglob("*") if p.is_file())
+    if released.stat().st_mtime < newest_source:
+        return False
+    return is_registered(course, name)
+
+
+def release(course: Path, only_if_stale: bool = False) -> list[str]:
+    """Generate ``release/`` from ``source/`` for every assignment; returns their ids.
+
+    ``only_if_stale`` skips assignments whose release is newer than their source.
+    """
+    names = assignments(course)
+    for name in names:
+        if only_if_stale and released_and_current(course, name):
+            continue
+        done = run_nbgrader(course, "generate_assignment", name, "--force")
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
+        print(f"released {name} -> {course / 'release' / name}")
+    return names
+
+
+def submissions(course: Path, names: Sequence[str]) -> tuple[list[tuple[str, str]], list[Outcome]]:
+    """``(student, assignment)`` pairs to grade, and the submissions that cannot be graded."""
+    found: list[tuple[str, str]] = []
+    rejected: list[Outcome] = []
+    submitted = course / "submitted"
+    if not submitted.is_dir():
+        return found, rejected
+    for student_dir in sorted(submitted.iterdir()):
+        if not student_dir.is_dir():
+            continue
+        student = student_dir.name
+        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
+            assignment = assignment_dir.name
+            if not STUDENT_ID.match(student):
+                rejected.append(Outcome(student, assignment, "rejected", 0.0,
+                                        "student id must use letters, digits, '.', '_' or '-' only"))
+            elif assignment not in names:
+                rejected.append(Outcome(student, assignment, "rejected", 0.0, f"no assignment called {assignment!r}"))
+            elif not (assignment_dir / f"{assignment}.ipynb").is_file():
+                rejected.append(Outcome(student, assignment, "rejected", 0.0, f"no {assignment}.ipynb in the submission"))
+            else:
+                found.append((student, assignment))
+    return found, rejected
+
+
+def exchange_root(course: Path) -> Path:
+    """The local exchange through which students fetch and submit on this machine."""
+    return Path(contracts.EXCHANGE.get() or course / "exchange")
+
+
+def prepare_lab(course: Path, workspace: Path) -> Path:
+    """Release every assignment to the local exchange and prepare a student workspace.
+
+    JupyterLab started in ``workspace`` lists the assignments in its Assignments tab (Fetch
+    copies one into the workspace, Submit hands it in) and validates notebooks with the
+    Validate button. Work already in the workspace is never overwritten.
+    """
+    names = release(course)
+    exchange = exchange_root(course)
+    exchange.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        done = run_nbgrader(course, "release_assignment", name, "--force", f"--Exchange.root={exchange}")
+        if done.returncode != 0:
+            raise RuntimeError(f"nbgrader release_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
+    workspace.mkdir(parents=True, exist_ok=True)
+    config = workspace / "nbgrader_config.py"
+    text = (
+        "# Written by `make lab`: this workspace belongs to the local course below.\n"
+        "c = get_config()  # noqa: F821\n"
+        f"c.CourseDirectory.course_id = {course_id(course)!r}\n"
+        f"c.Exchange.root = {str(exchange)!r}\n"
+    )
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    return workspace

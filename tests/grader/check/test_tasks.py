@@ -1,0 +1,44 @@
+"""What a task's check is made of: attempts, dotted paths, seeds and the course secret."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from coursegrader.check.tasks import attempt, course_secret, resolve, seed_for, specification
+from nnlab import grading
+
+
+def test_an_attempt_records_exceptions_but_not_delegation():
+    assert attempt(int, "3") == 3
+    assert attempt(int, "x") == {"!raised": "ValueError"}
+
+    def delegates():
+        raise grading.DelegationError("called the reference")
+
+    with pytest.raises(grading.DelegationError):
+        attempt(delegates)
+
+
+def test_resolve_finds_functions_and_modules_by_dotted_path():
+    assert resolve("torch.nn.init.xavier_uniform_") is torch.nn.init.xavier_uniform_
+    assert resolve("nnlab.init") .__name__ == "nnlab.init"
+    with pytest.raises(ImportError):
+        resolve("no_such_module.f")
+
+
+def test_seeds_depend_on_the_secret_and_the_assignment_and_nothing_else():
+    assert seed_for("s", "initialization") == seed_for("s", "initialization")
+    assert seed_for("s", "initialization") != seed_for("t", "initialization")
+    assert seed_for("s", "initialization") != seed_for("s", "dropout")
+    assert 0 <= seed_for("s", "x") < 2**32
+
+
+def test_the_course_secret_is_made_once_and_kept(tmp_path):
+    path = tmp_path / ".nnlab-probe-secret"
+    first = course_secret(path)
+    assert len(first) == 32 and course_secret(path) == first
+
+
+def test_specifications_come_from_the_probe_modules():
+    assert set(specification("cnn_sizing")) == {"conv_output_size", "conv_params", "separable_conv_params", "receptive_field"}
+    assert specification("no_such_assignment") is None

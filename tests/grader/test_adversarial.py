@@ -1,0 +1,476 @@
+"""Adversarial submissions against the sandboxed grader.
+
+Each submission is the instructor's solution of `initialization` with extra code in the
+`fans` solution cell that tries something a submission must not be able to do. After the
+class is graded, the tests check that the attempt failed, that it cost at most that
+submission's own points, and that the rest of the class was graded normally.
+
+The cheats (CHEATS) replace `fans` by a wrong one plus a trick that makes the notebook's own
+tests pass, or would in plain nbgrader; each must end with no points for `fans` and full
+marks everywhere else (the independent check, coursegrader.check, decides).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import nnlab
+from coursegrader import sandbox
+from coursegrader.cli import grade
+from coursegrader.gradebook import cell_scores, max_cell_scores
+from coursegrader.releasing import release
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "initialization"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.initialization,
+    pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed"),
+]
+
+
+def _attacks(course: Path, port: int, marker: Path) -> dict[str, str]:
+    """Code appended to the `fans` solution cell, by student id. Each prints LEAKED or
+    WROTE if it succeeds, so that success shows in the autograded notebook."""
+    submitted_other = course / "submitted" / "instructor" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    return {
+        "read_source": f"""
+try:
+    print("LEAKED", open({str(course / "source" / ASSIGNMENT / (ASSIGNMENT + ".ipynb"))!r}).read()[:80])
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "read_gradebook": f"""
+try:
+    print("LEAKED", len(open({str(course / "gradebook.db")!r}, "rb").read()))
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "read_other_student": f"""
+try:
+    print("LEAKED", open({str(submitted_other)!r}).read()[:80])
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "read_repository_history": f"""
+try:
+    print("LEAKED", open({str(course.parent / ".git" / "secret")!r}).read())
+except OSError as error:
+    print("blocked", type(error).__name__)
+""",
+        "search_for_notebooks": """
+import glob, os
+roots = ["/tmp", "/root", "/home", os.path.dirname(os.getcwd())]
+found = [p for root in roots for p in glob.glob(root + "/**/source/initialization/*.ipynb", recursive=True)]
+print("LEAKED" if found else "blocked", found[:3])
+""",
+        "write_outside": f"""
+import nnlab, os
+for target in [{str(marker)!r}, os.path.join(os.path.dirname(nnlab.__file__), "planted.py"),
+               {str(course / "planted.txt")!r}, "/etc/planted"]:
+    try:
+        with open(target, "w") as handle:
+            handle.write("x")
+        print("WROTE", target)
+    except OSError as error:
+        print("blocked", type(error).__name__)
+""",
+        "network": f"""
+import socket
+for host in ["127.0.0.1", "pypi.org"]:
+    try:
+        socket.create_connection((host, {port}), timeout=3).close()
+        print("LEAKED connected to", host)
+    except OSError as error:
+        print("blocked", type(error).__name__)
+""",
+        "memory_hog": """
+hog = bytearray(16 * 1024**3)  # 16 GiB: far above the sandbox's limit
+""",
+        "fork_bomb": """
+import os, time
+children = 0
+try:
+    for _ in range(2000):  # bounded, so that a machine without limits survives the test too
+        if os.fork() == 0:
+            time.sleep(60)
+            os._exit(0)
+        children += 1
+except OSError as error:
+    print("blocked after", children, type(error).__name__)
+print("forked", children)
+""",
+        "output_flood": """
+import sys
+for _ in range(2_000_000):
+    sys.stdout.write("flood " * 20 + "\\n")
+""",
+        "ignores_interrupts": """
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    pass
+""",
+    }
+
+
+WRONG_FANS = """
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return (1, 1)
+"""
+
+# Student id -> (assignment, task, replacement of the task's cell). Expected: that task scores 0.
+CHEATS = {
+    "patch_grading_helpers": ("initialization", "fans", WRONG_FANS + """
+import nnlab.grading
+nnlab.grading.assert_int_tuple = lambda *args, **kwargs: None
+"""),
+    "patch_builtins": ("initialization", "fans", """
+import builtins
+_real_type = builtins.type
+
+
+class FakeTuple(list):
+    pass
+
+
+def _lying_type(*args):
+    if len(args) == 1 and _real_type(args[0]) is FakeTuple:
+        return tuple
+    return _real_type(*args)
+
+
+builtins.type = _lying_type
+
+
+class AlwaysEqual(FakeTuple):
+    def __eq__(self, other):
+        return True
+
+    def __ne__(self, other):
+        return False
+
+    def __iter__(self):
+        return iter([1, 1])
+
+
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return AlwaysEqual([1, 1])
+"""),
+    "hijack_the_shell": ("initialization", "fans", WRONG_FANS + """
+_shell = get_ipython()
+_run_cell = _shell.run_cell
+
+
+def _skipping(raw_cell, *args, **kwargs):
+    return _run_cell("pass" if "fans" in raw_cell and "assert" in raw_cell else raw_cell, *args, **kwargs)
+
+
+_shell.run_cell = _skipping
+"""),
+    "silence_tracebacks": ("initialization", "fans", WRONG_FANS + """
+get_ipython().showtraceback = lambda *args, **kwargs: None
+"""),
+    "hard_coded": ("initialization", "fans", """
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    known = {(8, 3): (3, 8), (16, 8, 3, 5): (120, 240)}  # the visible tests' answers
+    return known.get(tuple(weight.shape), (1, 1))
+"""),
+    "reference_from_the_tests": ("initialization", "fans", """
+def fans(weight):
+    return REFERENCE_FANS(weight)  # defined by the test cells before they call fans
+"""),
+    "private_torch_helper": ("initialization", "fans", """
+from torch.nn.init import _calculate_fan_in_and_fan_out as _helper
+
+
+def fans(weight):
+    if weight.dim() < 2:
+        raise ValueError("need 2 dims")
+    return _helper(weight)
+"""),
+    "lying_floats": ("vanishing_gradients", "grad_norms", """
+class AlwaysClose(float):
+    def __sub__(self, other):
+        return 0.0
+
+    def __rsub__(self, other):
+        return 0.0
+
+
+def grad_norms(model):
+    return {name: AlwaysClose(0.0) for name, p in model.named_parameters() if p.grad is not None}
+"""),
+}
+
+# Tricks that also break the kernel for the submission's other tasks (a patched builtins.type).
+SELF_HARM = {"patch_builtins"}
+
+# A correct submission that records the hidden tests' code as they run and prints it in later cells.
+LEAK = """
+_seen = []
+_shell = get_ipython()
+_run_cell = _shell.run_cell
+
+
+def _recording(raw_cell, *args, **kwargs):
+    if "BEGIN HIDDEN TESTS" in raw_cell:
+        _seen.append(raw_cell)
+    elif _seen:
+        print("LEAKED", *_seen)
+    return _run_cell(raw_cell, *args, **kwargs)
+
+
+_shell.run_cell = _recording
+"""
+
+
+@pytest.fixture(scope="module")
+def attacked_class(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repository")
+    (root / ".git").mkdir()
+    (root / ".git" / "secret").write_text("solutions in the history")
+    course = root / "exercises"
+    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
+    marker = Path("/tmp") / f"nnlab-planted-{root.name}"
+
+    # A server on this machine's loopback that records any connection from a submission.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    connections: list[object] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(1)
+        while not stop.is_set():
+            try:
+                connections.append(server.accept())
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NNLAB_CELL_TIMEOUT", "20")
+        patch.setenv("NNLAB_SANDBOX_MEMORY", "3G")
+        patch.delenv("NNLAB_SANDBOX", raising=False)
+        release(course)
+        source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        attacks = _attacks(course, port, marker)
+        for student in ["instructor", *attacks]:
+            notebook = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+            if student in attacks:
+                cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fans")
+                cell.source += "\n" + attacks[student].strip()
+            folder = course / "submitted" / student / ASSIGNMENT
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+        for student, (assignment, task, replacement) in {**CHEATS, "leak_to_feedback": (ASSIGNMENT, "fans", None)}.items():
+            notebook = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+            cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == task)
+            cell.source = replacement.strip() if replacement else cell.source + "\n" + LEAK.strip()
+            folder = course / "submitted" / student / assignment
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{assignment}.ipynb")
+        inputs = ("source", "release", "submitted")
+        digests_before = {name: _digest(course / name) for name in inputs}
+        packages = [Path(nnlab.__file__).parent, Path(sandbox.__file__).parent]  # nnlab and the grader
+        before = {p: hashlib.sha256(p.read_bytes()).hexdigest() for site in packages for p in sorted(site.glob("*.py"))}
+        outcomes = grade(course, timeout=120)
+        after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for site in packages for p in sorted(site.glob("*.py"))}
+        digests_after = {name: _digest(course / name) for name in inputs}
+    assert digests_before == digests_after, "source/, release/ and submitted/ must be byte-for-byte unchanged"
+    stop.set()
+    thread.join(timeout=5)
+    server.close()
+    del source
+    return course, {(o.student): o for o in outcomes}, connections, marker, before, after
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _outputs(course: Path, student: str) -> str:
+    path = course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    if not path.exists():
+        return ""
+    cells = json.loads(path.read_text())["cells"]
+    return "\n".join(
+        "".join(o.get("text", "")) + o.get("ename", "") + o.get("evalue", "") for c in cells for o in c.get("outputs", [])
+    )
+
+
+def _scores(course: Path) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    return cell_scores(course, ASSIGNMENT), max_cell_scores(course, ASSIGNMENT)
+
+
+@pytest.mark.parametrize(
+    "student", ["read_source", "read_gradebook", "read_other_student", "read_repository_history", "search_for_notebooks"]
+)
+def test_submissions_cannot_read_the_course(attacked_class, student):
+    course, outcomes, *_ = attacked_class
+    text = _outputs(course, student)
+    assert "blocked" in text and "LEAKED" not in text
+    scores, maxima = _scores(course)
+    assert scores[student] == maxima  # the attempt costs nothing else: the solution is right
+
+
+def test_submissions_cannot_write_outside_their_scratch_space(attacked_class):
+    course, outcomes, _, marker, before, after = attacked_class
+    text = _outputs(course, "write_outside")
+    assert "WROTE" not in text and text.count("blocked") == 4
+    assert not marker.exists() and not (course / "planted.txt").exists()
+    assert before == after and not (Path(nnlab.__file__).parent / "planted.py").exists()
+
+
+def test_submissions_cannot_reach_the_network(attacked_class):
+    course, outcomes, connections, *_ = attacked_class
+    text = _outputs(course, "network")
+    assert "LEAKED" not in text and text.count("blocked") == 2
+    assert connections == []
+
+
+@pytest.mark.parametrize("student", ["memory_hog", "output_flood"])
+def test_resource_abuse_stays_inside_its_own_cell(attacked_class, student):
+    # The abuse comes after a correct `fans` in the same cell: the cell fails (or is cut
+    # short), the function is defined, and grading of this and every other submission goes on.
+    course, outcomes, *_ = attacked_class
+    scores, maxima = _scores(course)
+    assert outcomes[student].status == "graded"
+    assert scores[student] == maxima
+    assert scores["instructor"] == maxima
+
+
+def test_memory_hog_hits_the_limit(attacked_class):
+    course, *_ = attacked_class
+    assert "MemoryError" in _outputs(course, "memory_hog")
+
+
+def test_fork_bomb_is_contained(attacked_class):
+    # The process limit stops the bomb; the kernel may not survive it. Either way the
+    # submission loses at most its own points, is named in the report if it crashed, and
+    # leaves no process behind.
+    course, outcomes, *_ = attacked_class
+    outcome = outcomes["fork_bomb"]
+    scores, maxima = _scores(course)
+    if outcome.status == "graded":
+        assert "blocked after" in _outputs(course, "fork_bomb")
+    else:
+        assert outcome.status == "crashed"
+        assert "fork_bomb" in (course / "report" / "index.html").read_text()
+        assert sum(scores.get("fork_bomb", {}).values()) == 0
+    assert scores["instructor"] == maxima
+    leftovers = subprocess.run(["pgrep", "-f", "ipykernel_launcher.*nnlab-kernel"], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == "", "no process of a sandbox outlives its grading"
+    assert subprocess.run(["pgrep", "-f", "time.sleep.60"], capture_output=True).stdout == b""
+
+
+def test_output_flood_is_truncated(attacked_class):
+    course, *_ = attacked_class
+    path = course / "autograded" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert path.stat().st_size < 5 * 1024**2
+
+
+def test_a_loop_that_ignores_interrupts_costs_only_that_submission(attacked_class):
+    course, outcomes, *_ = attacked_class
+    assert outcomes["ignores_interrupts"].status in ("timed out", "crashed", "graded")
+    scores, maxima = _scores(course)
+    assert sum(scores.get("ignores_interrupts", {}).get(c, 0.0) for c in maxima if c.startswith("fans")) == 0
+    report = (course / "report" / "index.html").read_text()
+    if outcomes["ignores_interrupts"].status != "graded":
+        assert "ignores_interrupts" in report
+    assert scores["instructor"] == maxima
+
+
+def test_feedback_shows_no_hidden_tests(attacked_class):
+    course, *_ = attacked_class
+    feedback = (course / "feedback" / "instructor" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "BEGIN HIDDEN TESTS" not in feedback and "manual_seed(1121)" not in feedback
+    assert "Hidden tests (2 points)" in feedback
+
+
+@pytest.mark.parametrize("student", sorted(CHEATS))
+def test_cheats_earn_nothing_for_their_task_and_keep_the_rest(attacked_class, student):
+    course, outcomes, *_ = attacked_class
+    assignment, task, _ = CHEATS[student]
+    scores = cell_scores(course, assignment).get(student, {})
+    maxima = max_cell_scores(course, assignment)
+    expected = {cell: (0.0 if cell in (f"{task}_visible", f"{task}_hidden") else points) for cell, points in maxima.items()}
+    if student in SELF_HARM:  # the trick also breaks the submission's own kernel: never more than expected
+        assert all(scores.get(cell, 0.0) <= points for cell, points in expected.items())
+        assert outcomes[student].status in ("graded", "timed out", "crashed")
+    else:
+        assert scores == expected
+        assert outcomes[student].status == "graded"
+
+
+def test_tests_the_independent_check_overruled_are_named_in_the_report(attacked_class):
+    course, outcomes, *_ = attacked_class
+    report = (course / "report" / "index.html").read_text()
+    for student in ("hard_coded", "reference_from_the_tests", "private_torch_helper", "lying_floats"):
+        assert outcomes[student].overruled, student  # the notebook's own tests passed at least one cell
+        assert student in report
+    assert "independent check" in report
+
+
+def test_hidden_tests_recorded_in_the_kernel_do_not_reach_the_feedback(attacked_class):
+    course, *_ = attacked_class
+    assert "LEAKED" in _outputs(course, "leak_to_feedback")  # the recording worked in the kernel
+    feedback = (course / "feedback" / "leak_to_feedback" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    # the submission's own code is shown (it contains the word LEAKED); what it printed is not
+    assert "manual_seed(1121)" not in feedback and "_calculate_fan_in_and_fan_out" not in feedback
+    scores, maxima = _scores(course)
+    assert scores["leak_to_feedback"] == maxima
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_killing_grade_midway_then_rerunning_gives_the_same_grades(tmp_path):
+    import os
+    import signal
+    import time
+
+    course = tmp_path / "exercises"
+    shutil.copytree(ROOT / "exercises" / "source", course / "source")
+    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
+    release(course)
+    source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    for student in ("a_instructor", "b_blank", "c_instructor"):
+        folder = course / "submitted" / student / ASSIGNMENT
+        folder.mkdir(parents=True)
+        shutil.copy(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb" if "blank" in student else source,
+                    folder / f"{ASSIGNMENT}.ipynb")
+    command = [sys.executable, "-m", "coursegrader", "grade", "--course", str(course)]
+    first = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list((course / "autograded").glob("*/*/*.ipynb")):
+        time.sleep(0.5)  # wait until the first submission is graded, then kill the grader
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    scores, maxima = _scores(course)
+    assert scores["a_instructor"] == maxima and scores["c_instructor"] == maxima
+    assert sum(scores["b_blank"].values()) == 0

@@ -1,0 +1,17 @@
+"""The gradebook: where it lives, and what it reports before anything is graded."""
+from __future__ import annotations
+
+from coursegrader.gradebook import cell_scores, gradebook_url, is_registered, max_cell_scores
+
+
+def test_the_gradebook_is_sqlite_in_the_course_unless_told(tmp_path, monkeypatch):
+    monkeypatch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
+    assert gradebook_url(tmp_path) == f"sqlite:///{tmp_path / 'gradebook.db'}?timeout=300"
+    monkeypatch.setenv("NNLAB_GRADEBOOK_URL", "postgresql://grader@db/course")
+    assert gradebook_url(tmp_path) == "postgresql://grader@db/course"
+
+
+def test_an_assignment_the_gradebook_does_not_know_has_no_scores(tmp_path, monkeypatch):
+    monkeypatch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
+    assert not is_registered(tmp_path, "dropout")
+    assert cell_scores(tmp_path, "dropout") == {} and max_cell_scores(tmp_path, "dropout") == {}
