@@ -1,6 +1,8 @@
 """The gradebook: where it is, what it holds per test cell, and its export to ``grades.csv``."""
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from coursegrader import contracts
@@ -16,12 +18,23 @@ def gradebook_url(course: Path) -> str:
     return contracts.GRADEBOOK_URL.get() or f"sqlite:///{course / 'gradebook.db'}?timeout=300"
 
 
+def open_gradebook(course: Path):
+    """nbgrader's ``Gradebook`` of ``course`` (created if missing)."""
+    from nbgrader.api import Gradebook
+
+    # A new gradebook is created by running `alembic`, which lives next to this Python.
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+    return Gradebook(gradebook_url(course))
+
+
 def is_registered(course: Path, assignment: str) -> bool:
     """Whether the gradebook knows ``assignment``."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     try:
-        with Gradebook(gradebook_url(course)) as gradebook:
+        with open_gradebook(course) as gradebook:
             gradebook.find_assignment(assignment)
     except MissingEntry:
         return False
@@ -30,10 +43,10 @@ def is_registered(course: Path, assignment: str) -> bool:
 
 def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
     """Autograded points of every test cell, per student: ``{student: {grade_id: points}}``."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     result: dict[str, dict[str, float]] = {}
-    with Gradebook(gradebook_url(course)) as gradebook:
+    with open_gradebook(course) as gradebook:
         try:
             found = gradebook.find_assignment(assignment)
         except MissingEntry:
@@ -49,9 +62,9 @@ def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
 
 def max_cell_scores(course: Path, assignment: str) -> dict[str, float]:
     """The points of every autograded test cell of ``assignment``."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    with Gradebook(gradebook_url(course)) as gradebook:
+    with open_gradebook(course) as gradebook:
         try:
             found = gradebook.find_assignment(assignment)
         except MissingEntry:

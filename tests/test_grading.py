@@ -1,4 +1,5 @@
 import math
+import re
 
 import pytest
 import torch
@@ -140,3 +141,67 @@ def test_substitute_lends_a_name_and_restores_it():
         with g.substitute(namespace, fans="reference"):
             raise RuntimeError
     assert namespace["fans"] == "student's"
+
+
+def test_a_tripwire_refuses_only_when_told_and_says_what_it_costs():
+    always = g.tripwire(abs, "builtins.abs", "fans")
+    with pytest.raises(g.DelegationError, match=r"^fans called builtins.abs, .*" + re.escape(g.NO_CREDIT)):
+        always(-1)
+    seen = []
+
+    def only_negative(frame, args):
+        seen.append(frame.f_code.co_name)  # the frame that called the tripwire
+        return args[0] < 0
+
+    def caller():
+        return selective(3)
+
+    selective = g.tripwire(abs, "builtins.abs", "fans", refuses=only_negative)
+    assert caller() == 3 and seen == ["caller"]
+    with pytest.raises(g.DelegationError):
+        selective(-3)
+
+
+def test_delegation_ends_a_test_even_under_except_exception():
+    def swallowing():
+        try:
+            g.tripwire(abs, "builtins.abs", "fans")(-1)
+        except Exception:  # noqa: BLE001 - what a student's fallback might do
+            return "swallowed"
+
+    with pytest.raises(g.DelegationError):
+        swallowing()
+
+
+def test_optimizer_run_trains_the_same_network_for_the_same_seed():
+    def sgd(params):
+        return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+    first, again = g.optimizer_run(sgd, seed=3, steps=5), g.optimizer_run(sgd, seed=3, steps=5)
+    assert all(torch.equal(a, b) for a, b in zip(first["parameters"], again["parameters"]))
+    assert len(first["losses"]) == 5 and all(type(v) is float for v in first["losses"])
+    assert first["losses"][-1] < first["losses"][0]  # SGD on a small network lowers its loss
+    assert torch.equal(first["parameters"][-1], torch.ones(4, dtype=torch.float64))  # no gradient: untouched
+    grouped = g.optimizer_run(lambda params: torch.optim.SGD(params, lr=0.1), seed=3, steps=5,
+                              groups=[dict(lr=0.0), dict(lr=0.1)])
+    start = g.optimizer_run(sgd, seed=3, steps=0)["parameters"]
+    assert torch.equal(grouped["parameters"][0], start[0])  # the first group's lr is 0: layer 1 never moves
+    assert not torch.equal(grouped["parameters"][2], start[2])
+
+
+def test_optimizer_run_records_what_step_returned():
+    class Silent(torch.optim.SGD):
+        def step(self, closure=None):
+            closure()
+
+    assert g.optimizer_run(lambda params: Silent(params, lr=0.1), steps=2)["losses"] == [None, None]
+
+
+def test_batchnorm_inputs_are_drawn_from_the_generator():
+    first = g.batchnorm_inputs(6, 3, torch.Generator().manual_seed(1))
+    again = g.batchnorm_inputs(6, 3, torch.Generator().manual_seed(1))
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    x, gamma, beta, running_mean, running_var, upstream = first
+    assert x.shape == upstream.shape == (6, 3) and gamma.shape == running_var.shape == (3,)
+    assert x.requires_grad and gamma.requires_grad and beta.requires_grad and not running_mean.requires_grad
+    assert bool((running_var >= 0.5).all()) and x.dtype == torch.float64
