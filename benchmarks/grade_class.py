@@ -16,7 +16,12 @@ Prints one JSON line per run and a last line with notebooks per minute for both 
 ratio (goal: >= 1.8 with JOBS=2 on a 2-core machine), and whether both gave the same grades.
 
     python benchmarks/grade_class.py --students 40 --jobs 2
+    python benchmarks/grade_class.py --students 20 --light   # the two light assignments
     python benchmarks/grade_class.py --tiny
+
+``--light`` grades only the assignments with the shortest notebooks (``initialization`` and
+``cnn_sizing``): there the closing experiments the course grader skips are short, so the
+sandbox's start-up and the check's second run of the student's code weigh the most.
 
 Scaling with cores. Plain nbgrader grades one notebook at a time; it already keeps more
 than one core partly busy (torch's threads in the training cells, nbgrader next to the
@@ -48,6 +53,10 @@ sys.path.insert(0, str(ROOT))
 from coursegrader.course_config import course_id, nbgrader_command  # noqa: E402
 from coursegrader.gradebook import cell_scores, gradebook_url  # noqa: E402
 from coursegrader.releasing import assignments, release  # noqa: E402
+
+
+#: The assignments whose notebooks run the shortest.
+LIGHT = ["cnn_sizing", "initialization"]
 
 
 def make_class(course: Path, students: int) -> int:
@@ -112,12 +121,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--assignments", nargs="+", help="the assignments to grade (default: all)")
     parser.add_argument("--tiny", action="store_true", help="2 students, 2 assignments: checks that it runs")
+    parser.add_argument("--light", action="store_true", help="only the light assignments (initialization, cnn_sizing)")
     parser.add_argument("--all-cells", action="store_true",
                         help="the course grader runs every cell (NNLAB_GRADE_ALL_CELLS=1), not only up to the last test")
     args = parser.parse_args()
     students = 2 if args.tiny else args.students
     available = assignments(ROOT / "exercises")
-    names = args.assignments or (["clipping", "lr_schedules"] if args.tiny else available)
+    names = args.assignments or (["clipping", "lr_schedules"] if args.tiny else LIGHT if args.light else available)
     unknown = sorted(set(names) - set(available))
     if unknown:
         parser.error(f"unknown assignment(s) {unknown}; choose from {available}")
@@ -150,6 +160,7 @@ def main() -> None:
             "assignments": names,
             "jobs": args.jobs,
             "all_cells": args.all_cells,
+            "light": args.light,
             "cores": os.cpu_count(),
             "plain_notebooks_per_minute": results["plain"]["notebooks_per_minute"],
             "course_notebooks_per_minute": results["course"]["notebooks_per_minute"],

@@ -12,7 +12,7 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
 from coursegrader import contracts
-from coursegrader.check.nbgrader_steps import StartCheck, VerifyOutside
+from coursegrader.check.nbgrader_steps import SaveVerifiedGrades, StartCheck, VerifyOutside
 from coursegrader.kernel import SandboxKernelManager
 
 
@@ -58,7 +58,8 @@ def autograde_preprocessors(sandboxed: bool | None = None, all_cells: bool | Non
     """nbgrader's autograde steps with the notebook run by :class:`SandboxExecute` (plain
     ``Execute`` when not ``sandboxed``; default: ``NNLAB_SANDBOX``), up to its last autograded
     test (every cell with ``all_cells``; default: ``NNLAB_GRADE_ALL_CELLS``), the independent
-    check started just before it and judged right before the scores are saved."""
+    check started just before it and judged right before the scores are saved, by the grader
+    (:class:`~coursegrader.check.nbgrader_steps.SaveVerifiedGrades`)."""
     from nbgrader.converters.autograde import Autograde
     from nbgrader.preprocessors import SaveAutoGrades
 
@@ -69,12 +70,25 @@ def autograde_preprocessors(sandboxed: bool | None = None, all_cells: bool | Non
     execute = SandboxExecute if sandboxed else Execute
     if not all_cells:
         execute = scored_cells_only(execute)
-    steps = [execute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]
+    replacements = {Execute: execute, SaveAutoGrades: SaveVerifiedGrades}
+    steps = [replacements.get(step, step) for step in Autograde.class_traits()["autograde_preprocessors"].default()]
     steps.insert(steps.index(execute), StartCheck)
-    steps.insert(steps.index(SaveAutoGrades), VerifyOutside)
+    steps.insert(steps.index(SaveVerifiedGrades), VerifyOutside)
     return steps
 
 
 def runs_in_sandbox(steps: list) -> bool:
     """Whether ``steps`` (an autograde configuration, as classes) start the notebook's kernel in the sandbox."""
     return any(isinstance(step, type) and issubclass(step, SandboxExecute) for step in steps)
+
+
+def scores_by_verdict(steps: list) -> bool:
+    """Whether ``steps`` judge the independent check and let its verdict decide the scores
+    (``VerifyOutside``, then ``SaveVerifiedGrades`` and no plain ``SaveAutoGrades``)."""
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    classes = [step for step in steps if isinstance(step, type)]
+    savers = [step for step in classes if issubclass(step, SaveAutoGrades)]
+    judged = [index for index, step in enumerate(classes) if issubclass(step, VerifyOutside)]
+    return (bool(savers) and all(issubclass(step, SaveVerifiedGrades) for step in savers) and bool(judged)
+            and judged[0] < classes.index(savers[0]))

@@ -181,6 +181,15 @@ def error_file(task: str) -> str:
 #: Written last: the run reached its end (every task has a .pt or an .error).
 DONE_FILE = "done"
 
+# The fresh run's folder is writable by the student's code: the grader reads only regular
+# files there (never through a link, never a FIFO or a device), and only this much of each.
+#: Bytes of an ``.error`` file read (its text reaches the feedback: at most 500 characters of it).
+MAX_ERROR_BYTES = 2000
+#: Bytes of a ``.pt`` file read; a larger one is refused, not read.
+MAX_OBSERVATION_BYTES = 64 * 1024**2
+#: Elements of one observed tensor; each must also be stored in full (no stride-0 expansion).
+MAX_TENSOR_ELEMENTS = 4 * 1024**2
+
 
 # --------------------------------------------------------------------------- check -> feedback and report
 
@@ -188,15 +197,21 @@ DONE_FILE = "done"
 VERDICT_KEY = "nnlab_verification"
 #: The ``ename`` of the error output that overrules a test cell.
 CHECK_FAILED = "IndependentCheckFailed"
+#: The verdict on the submission being graded, in nbconvert's resources (within the worker):
+#: what scores a test cell (:class:`coursegrader.check.nbgrader_steps.SaveVerifiedGrades`).
+#: Scores never depend on the notebook's metadata, which a submission could have written.
+VERDICT_RESOURCE = "nnlab_verdict"
 
 
 @dataclass
 class Verdict:
     """The independent check's verdict on one submission, as stored in the notebook's metadata."""
 
-    #: ``{"<task>_<group>": message}`` for every group of probes that failed
+    #: ``{"<task>_<group>": message for the student}`` for every group of probes that failed
+    #: (a hidden group's message says what kind of mistake, not the hidden inputs)
     failed: dict[str, str] = field(default_factory=dict)
     #: ``[{"cell": grade id, "message": ...}]``: test cells that passed in the notebook but not here
+    #: (the full message, with the inputs: for the instructor's report)
     overruled: list[dict[str, str]] = field(default_factory=list)
     #: why the whole fresh run failed ('' if it did not)
     problem: str = ""

@@ -41,12 +41,13 @@ def course_id(course: Path) -> str:
 
 
 def check_isolation(course: Path) -> None:
-    """Refuse to grade unless student code will run in the sandbox (or the instructor opted out).
+    """Refuse to grade unless student code will run in the sandbox (or the instructor opted out)
+    and the independent check's verdict decides the scores.
 
-    nbgrader would silently grade without the sandbox if the configuration's autograde steps
-    did not start the kernel in it, so the loaded steps are checked, as classes.
+    nbgrader would silently grade without either if the configuration's autograde steps
+    left them out, so the loaded steps are checked, as classes.
     """
-    from coursegrader.autograde import runs_in_sandbox
+    from coursegrader.autograde import runs_in_sandbox, scores_by_verdict
 
     if not sandbox.enabled():
         print(f"warning: {contracts.SANDBOX.name}=off: student code runs with your rights, next to the tests",
@@ -65,6 +66,11 @@ def check_isolation(course: Path) -> None:
         raise ConfigurationError(
             f"{course / 'nbgrader_config.py'} does not run kernels in the sandbox (nbgrader would silently grade "
             f"without it): {reason}"
+        )
+    if not scores_by_verdict(steps):
+        raise ConfigurationError(
+            f"{course / 'nbgrader_config.py'} does not let the independent check decide the scores (a notebook's own "
+            f"outputs would): {reason}; use coursegrader.autograde.autograde_preprocessors()"
         )
 
 

@@ -108,14 +108,25 @@ def assert_tensor_close(
 ) -> None:
     """``actual`` is a tensor of ``expected``'s shape whose values agree within tolerance.
 
-    Values are compared in float64: ``|actual - expected| <= atol + rtol·|expected|``.
+    Values are compared in float64: ``|actual - expected| <= atol + rtol·|expected|``. Where
+    ``expected`` holds NaN or an infinity, ``actual`` must hold the same there, and only there
+    (a NaN compares false with everything, so it is matched by position, never by value).
     """
     tensor = _as_real_tensor(actual, call)
     if tuple(tensor.shape) != tuple(expected.shape):
         _fail(f"{call} returned shape {tuple(tensor.shape)}; expected {tuple(expected.shape)}", hint)
     a, e = tensor.double().cpu(), expected.detach().double().cpu()
-    if not bool(torch.isfinite(a).all()) and bool(torch.isfinite(e).all()):
+    special = ~torch.isfinite(e)
+    if not bool(torch.isfinite(a[~special]).all()):
         _fail(f"{call} returned NaN or infinite values", hint)
+    if bool(special.any()):
+        same = (torch.isnan(a) & torch.isnan(e)) | (a == e)
+        if not bool(same[special].all()):
+            index = int((special & ~same).flatten().nonzero()[0])
+            position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), tuple(e.shape))) if e.dim() else ()
+            _fail(f"{call} differs from the expected result at index {position}: got {a.flatten()[index].item():.6g}, "
+                  f"expected {e.flatten()[index].item():.6g}", hint)
+        a, e = a.masked_fill(special, 0.0), e.masked_fill(special, 0.0)  # matched above; positions kept
     error = (a - e).abs()
     allowed = atol + rtol * e.abs()
     if bool((error > allowed).any()):

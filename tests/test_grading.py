@@ -205,3 +205,13 @@ def test_batchnorm_inputs_are_drawn_from_the_generator():
     assert x.shape == upstream.shape == (6, 3) and gamma.shape == running_var.shape == (3,)
     assert x.requires_grad and gamma.requires_grad and beta.requires_grad and not running_mean.requires_grad
     assert bool((running_var >= 0.5).all()) and x.dtype == torch.float64
+
+
+def test_nan_and_infinities_in_the_expected_result_are_matched_by_position():
+    expected = torch.tensor([1.0, float("nan"), float("inf")])
+    g.assert_tensor_close(torch.tensor([1.0, float("nan"), float("inf")]), expected, "f(x)")
+    for wrong in ([float("nan")] * 3, [1.0, 2.0, float("inf")], [1.0, float("nan"), -float("inf")], [1.5, float("nan"), float("inf")]):
+        with pytest.raises(g.GradingError, match="f\\(x\\)"):
+            g.assert_tensor_close(torch.tensor(wrong), expected, "f(x)")
+    with pytest.raises(g.GradingError, match="NaN or infinite"):
+        g.assert_tensor_close(torch.tensor([float("nan"), 1.0]), torch.tensor([1.0, 1.0]), "f(x)")

@@ -7,7 +7,12 @@ case with its task's tolerances (or its task's own ``check``).
 """
 from __future__ import annotations
 
+import functools
+import io
 import math
+import os
+import re
+import stat
 from pathlib import Path
 
 from nnlab import grading
@@ -18,7 +23,8 @@ from coursegrader.check.tasks import Task, resolve, specification
 
 RAISED = contracts.RAISED
 
-__all__ = ["Mismatch", "compare", "compare_group", "group_message", "reference_observations"]
+__all__ = ["Mismatch", "compare", "compare_group", "group_message", "kind_of_mistake", "read_regular_file",
+           "reference_observations", "validate_observations"]
 
 
 def _describe(value: object) -> str:
@@ -87,39 +93,127 @@ def compare_group(actual: object, expected: list[dict], task: Task) -> None:
         (task.check or compare)(mine["result"], theirs["result"], theirs["call"], task)
 
 
-_REFERENCE_CACHE: dict[tuple[str, int], dict[str, dict]] = {}
-
-
+@functools.lru_cache(maxsize=4)
 def reference_observations(assignment: str, seed: int) -> dict[str, dict]:
-    """Each task's probe run with the reference implementation, here (cached)."""
-    key = (assignment, seed)
-    if key not in _REFERENCE_CACHE:
-        tasks = specification(assignment) or {}
-        _REFERENCE_CACHE[key] = {name: task.probe(resolve(task.reference), seed) for name, task in tasks.items()}
-    return _REFERENCE_CACHE[key]
+    """Each task's probe run with the reference implementation, here. Seeds differ from one
+    submission to the next, so only the last few are kept (a judged check asks again)."""
+    tasks = specification(assignment) or {}
+    return {name: task.probe(resolve(task.reference), seed) for name, task in tasks.items()}
 
 
-def group_message(out: Path, name: str, group: str, expected: list, task: Task) -> str:
-    """Why group ``group`` of task ``name`` failed in the fresh run whose output folder is ``out`` ('' if it passed)."""
+class Refused(Exception):
+    """A file of the fresh run's folder that the grader does not read (the message says why)."""
+
+
+def read_regular_file(path: Path, limit: int) -> bytes | None:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes; None if there is nothing there.
+
+    The folder is the student's to write: a link is never followed (``O_NOFOLLOW``), a FIFO or
+    a device is never read (``O_NONBLOCK``, then only a regular file), and a larger file is
+    refused before it is read.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as error:  # ELOOP: a link
+        raise Refused(f"{path.name} is not a plain file (a link?)") from error
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(f"{path.name} is not a plain file")
+        if info.st_size > limit:
+            raise Refused(f"{path.name} holds {info.st_size} bytes, more than the {limit} the grader reads")
+        chunks, left = [], limit + 1
+        while left > 0:
+            chunk = os.read(descriptor, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:  # it grew while being read
+            raise Refused(f"{path.name} holds more than the {limit} bytes the grader reads")
+        return data
+    finally:
+        os.close(descriptor)
+
+
+def validate_observations(value: object, depth: int = 0) -> None:
+    """Raise :class:`Mismatch` unless ``value`` is plain values nested at most 20 deep, with every
+    tensor small enough and stored in full: checked before any arithmetic, so that a crafted
+    result (a stride-0 expansion to billions of elements) cannot exhaust the grader's memory."""
     import torch
 
-    error = out / contracts.error_file(name)
-    if error.exists():
-        return error.read_text()[:500]
-    path = out / contracts.observations_file(name)
-    if not path.exists():
-        return f"{name} did not run in the grader's own run of your code"
+    if depth > 20:
+        raise Mismatch("the results are nested too deeply")
+    if isinstance(value, torch.Tensor):
+        if value.numel() > contracts.MAX_TENSOR_ELEMENTS:
+            raise Mismatch(f"a result holds {value.numel()} elements, more than the grader compares")
+        if value.numel() and value.untyped_storage().nbytes() < value.numel() * value.element_size():
+            raise Mismatch("a result is a tensor not stored in full (an expanded view), which the grader does not accept")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            validate_observations(key, depth + 1)
+            validate_observations(item, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            validate_observations(item, depth + 1)
+
+
+def group_message(out: Path, name: str, group: str, expected: list, task: Task) -> tuple[str, bool]:
+    """Why group ``group`` of task ``name`` failed in the fresh run whose output folder is ``out``
+    ('' if it passed), and whether the message came from comparing results (it may then quote
+    the group's inputs)."""
+    import torch
+
     try:
-        observed = torch.load(path, weights_only=True)
+        error = read_regular_file(out / contracts.error_file(name), contracts.MAX_ERROR_BYTES)
+        if error is not None:
+            return error.decode(errors="replace")[:500], False
+        data = read_regular_file(out / contracts.observations_file(name), contracts.MAX_OBSERVATION_BYTES)
+    except Refused as refused:
+        return f"the grader's own run of your code left something it does not read: {refused}", False
+    if data is None:
+        return f"{name} did not run in the grader's own run of your code", False
+    try:
+        observed = torch.load(io.BytesIO(data), weights_only=True)
     except Exception as error:  # noqa: BLE001 - anything but plain values is refused
         return (f"{name} returned something other than plain tensors, numbers and strings "
-                f"({type(error).__name__}), which the grader does not accept")
+                f"({type(error).__name__}), which the grader does not accept"), False
     if not isinstance(observed, dict) or group not in observed:
-        return "the check's cases did not all run with your code"
+        return "the check's cases did not all run with your code", False
     try:
+        validate_observations(observed[group])
         compare_group(observed[group], expected, task)
     except Mismatch as mismatch:
-        return str(mismatch)
+        return str(mismatch), True
     except Exception as error:  # noqa: BLE001 - a result of an unexpected shape fails this group, not the grader
-        return f"{name}'s results could not be compared with the reference's ({type(error).__name__}: {error})"[:500]
-    return ""
+        return f"{name}'s results could not be compared with the reference's ({type(error).__name__}: {error})"[:500], False
+    return "", False
+
+
+#: What a comparison's message says, by the words it uses; the first that matches names the mistake.
+_KINDS = [
+    (r"expected it to raise (\w+)", "it returned a result where invalid input must raise {0}"),
+    (r" raised (\w+); expected", "it raised {0} on valid input"),
+    (r"returned shape", "the result has the wrong shape"),
+    (r"tensor; expected torch\.", "the result has the wrong dtype"),
+    (r"NaN or infinite", "the result holds NaN or infinite values"),
+    (r"differs from the expected result", "a value differs from the expected one by more than the tolerance"),
+    (r"standard deviation|have mean|distributed|outside \(", "the values do not follow the expected distribution"),
+    (r"of type", "the result has the wrong type"),
+    (r"the keys", "the result has the wrong keys"),
+    (r"items; expected", "the result has the wrong number of items"),
+    (r"zeroed", "the wrong fraction of elements is zeroed"),
+    (r"generators seeded alike", "the result does not follow the given generator"),
+]
+
+
+def kind_of_mistake(message: str) -> str:
+    """What kind of mistake a comparison's ``message`` reports, without its inputs or values."""
+    for pattern, kind in _KINDS:
+        found = re.search(pattern, message)
+        if found:
+            return kind.format(*found.groups())
+    return "the result differs from the expected one"

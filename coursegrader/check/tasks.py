@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -71,10 +72,14 @@ def specification(assignment: str) -> dict[str, Task] | None:
     return module.TASKS
 
 
-def seed_for(secret: str, assignment: str) -> int:
-    """The probes' seed: fixed for a course and assignment (grading is repeatable), unknown to
-    students (the secret lives in the course folder, hidden from the sandbox)."""
-    return int(hashlib.sha256(f"{secret}:{assignment}".encode()).hexdigest()[:8], 16)
+def seed_for(secret: str, assignment: str, student: str, notebook: str) -> int:
+    """The probes' seed for one submission: keyed by the course's secret, the student and the
+    notebook, so that grading is repeatable, no two submissions share hidden inputs, and
+    students cannot know theirs (the secret lives in the course folder, hidden from the
+    sandbox). 64 bits, less a margin so that a probe may add a small salt to it."""
+    fields = json.dumps([secret, assignment, student, notebook])  # unambiguous, whatever the names hold
+    digest = hashlib.sha256(fields.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**64 - 2**16)
 
 
 def course_secret(path: Path) -> str:

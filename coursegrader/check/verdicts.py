@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import shutil
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from coursegrader import contracts
-from coursegrader.check.compare import group_message, reference_observations
+from coursegrader.check.compare import group_message, kind_of_mistake, reference_observations
 from coursegrader.check.fresh_run import FreshRun, notebook_cells
 from coursegrader.check.static import static_findings
 from coursegrader.check.tasks import specification
@@ -20,9 +21,12 @@ from coursegrader.check.tasks import specification
 @dataclass
 class Verdicts:
     """Outcome of the independent check of one submission: ``failures[(task, group)]`` is the
-    message for each group that failed; ``problem`` says why the whole run failed, if it did."""
+    message for each group that failed (for the instructor: it may quote hidden inputs),
+    ``for_student`` the same failures as the student may read them; ``problem`` says why the
+    whole run failed, if it did."""
 
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    for_student: dict[tuple[str, str], str] = field(default_factory=dict)
     problem: str = ""
     seconds: float = 0.0
 
@@ -38,6 +42,8 @@ class PendingCheck:
     static: dict[str, list[str]]
     run: FreshRun | None
     started: float
+    #: the references' observations, computed in this process while the notebook and the fresh run run
+    expected: Future | None = None
 
     def finish(self) -> Verdicts:
         verdicts = Verdicts()
@@ -45,13 +51,13 @@ class PendingCheck:
         if not tasks or self.run is None:
             return verdicts
         problem = self.run.finish()
-        expected = reference_observations(self.assignment, self.seed)
+        expected = self.expected.result() if self.expected is not None else reference_observations(self.assignment, self.seed)
         try:
             for name, task in tasks.items():
                 for group in contracts.GROUPS:
                     if group not in expected[name]:
                         continue
-                    message = ""
+                    message, compared = "", False
                     if name not in self.sources:
                         message = f"the notebook has no cell for {name}"
                     elif self.static[name]:
@@ -59,9 +65,12 @@ class PendingCheck:
                     elif problem:
                         message = problem
                     else:
-                        message = group_message(self.run.out, name, group, expected[name][group], task)
+                        message, compared = group_message(self.run.out, name, group, expected[name][group], task)
                     if message:
                         verdicts.failures[(name, group)] = message
+                        verdicts.for_student[(name, group)] = (
+                            f"a hidden case of {name} failed: {kind_of_mistake(message)}" if compared and group == "hidden"
+                            else message)
         finally:
             shutil.rmtree(self.run.private, ignore_errors=True)
         verdicts.problem = problem
@@ -79,12 +88,17 @@ def start(assignment: str, notebook, seed: int, cell_timeout: float | None = Non
     context = [c["source"] for c in cells]
     static = {name: static_findings(sources[name], context, task.forbidden) if name in sources else []
               for name, task in tasks.items()}
-    run = None
+    run = expected = None
     if tasks:
         request = contracts.FreshRunRequest(assignment=assignment, cells=cells, seed=seed, cell_timeout=timeout)
         # each cell and each probe may take a cell timeout; the run as a whole gets two and a minute
         run = FreshRun(request, wall=timeout * 2 + 60)
-    return PendingCheck(assignment, seed, cells, sources, static, run, started)
+        expected = _REFERENCES.submit(reference_observations, assignment, seed)
+    return PendingCheck(assignment, seed, cells, sources, static, run, started, expected)
+
+
+# One thread: the references of one submission at a time, while its notebook runs in the kernel.
+_REFERENCES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="references")
 
 
 def verify(assignment: str, notebook, seed: int, cell_timeout: float | None = None) -> Verdicts:

@@ -182,6 +182,9 @@ def _skipping(raw_cell, *args, **kwargs):
 
 _shell.run_cell = _skipping
 """),
+    "every_later_cell_says_ok": ("initialization", "fans", WRONG_FANS + """
+get_ipython().input_transformers_post.append(lambda lines: ["'ok'\\n"])
+"""),
     "silence_tracebacks": ("initialization", "fans", WRONG_FANS + """
 get_ipython().showtraceback = lambda *args, **kwargs: None
 """),
@@ -218,6 +221,30 @@ def grad_norms(model):
     return {name: AlwaysClose(0.0) for name, p in model.named_parameters() if p.grad is not None}
 """),
 }
+
+def _grader_attacks(course: Path) -> dict[str, tuple[str, str]]:
+    """Student id -> (task, code appended to that task's correct solution cell). The code runs in
+    the independent check's fresh run (whose output folder is its last argument) and plants
+    there what the grader would read: a link to the probe secret, a FIFO, a tensor expanded
+    to billions of elements. Expected: that task scores 0, nothing leaks, nothing hangs."""
+    secret = course / ".nnlab-probe-secret"
+    in_the_run = "import os, sys\nif sys.argv[-1].endswith('observations'):\n"
+    return {
+        "link_to_the_secret": ("fans", in_the_run + f"    os.symlink({str(secret)!r}, os.path.join(sys.argv[-1], 'fans.error'))\n"),
+        "fifo_as_error": ("fans", in_the_run + "    os.mkfifo(os.path.join(sys.argv[-1], 'fans.error'))\n"),
+        "expanded_tensor": ("xavier_uniform_", in_the_run + """\
+    import atexit
+    _out = sys.argv[-1]
+
+    def _rewrite():
+        huge = torch.zeros(1).expand(2**31)  # 4 bytes stored, 8 GiB as float32, 16 GiB as float64
+        result = {"sample": huge, "std": 1.0, "kind": "uniform", "returned_its_argument": True}
+        torch.save({"visible": [{"call": "x", "result": result}], "hidden": []}, os.path.join(_out, "xavier_uniform_.pt"))
+
+    atexit.register(_rewrite)
+"""),
+    }
+
 
 # Tricks that also break the kernel for the submission's other tasks (a patched builtins.type).
 SELF_HARM = {"patch_builtins"}
@@ -282,6 +309,13 @@ def attacked_class(tmp_path_factory):
             if student in attacks:
                 cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fans")
                 cell.source += "\n" + attacks[student].strip()
+            folder = course / "submitted" / student / ASSIGNMENT
+            folder.mkdir(parents=True)
+            nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
+        for student, (task, code) in _grader_attacks(course).items():
+            notebook = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+            cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == task)
+            cell.source += "\n" + code
             folder = course / "submitted" / student / ASSIGNMENT
             folder.mkdir(parents=True)
             nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
@@ -442,6 +476,44 @@ def test_hidden_tests_recorded_in_the_kernel_do_not_reach_the_feedback(attacked_
     assert "manual_seed(1121)" not in feedback and "_calculate_fan_in_and_fan_out" not in feedback
     scores, maxima = _scores(course)
     assert scores["leak_to_feedback"] == maxima
+
+
+def test_a_test_cells_own_result_does_not_override_the_check(attacked_class):
+    # Every test cell shows 'ok' as its result (nbgrader alone gives that full points); the
+    # stub fans fails the check, so its cells score 0 whatever they showed.
+    course, outcomes, *_ = attacked_class
+    graded = json.loads((course / "autograded" / "every_later_cell_says_ok" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    results = [o for c in graded["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "fans_visible"
+               for o in c["outputs"] if o["output_type"] == "execute_result"]
+    assert results and results[0]["data"]["text/plain"] == "'ok'"  # the trick worked in the kernel
+    scores, maxima = _scores(course)
+    assert scores["every_later_cell_says_ok"]["fans_visible"] == 0.0
+
+
+@pytest.mark.parametrize("student", ["link_to_the_secret", "fifo_as_error", "expanded_tensor"])
+def test_files_planted_for_the_grader_are_refused_and_leak_nothing(attacked_class, student):
+    course, outcomes, *_ = attacked_class
+    task = _grader_attacks(course)[student][0]
+    assert outcomes[student].status == "graded"  # nothing hung or exhausted the worker
+    scores, maxima = _scores(course)
+    expected = {cell: (0.0 if cell.rpartition("_")[0] == task else points) for cell, points in maxima.items()}
+    assert scores[student] == expected
+    secret = (course / ".nnlab-probe-secret").read_text().strip()
+    feedback = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert secret not in feedback and secret not in (course / "report" / "index.html").read_text()
+    assert scores["instructor"] == maxima
+
+
+def test_hidden_failures_tell_the_kind_of_mistake_not_the_hidden_inputs(attacked_class):
+    course, *_ = attacked_class
+    feedback = (course / "feedback" / "hard_coded" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    assert "a hidden case of fans failed: the result differs from the expected one" in feedback
+    # REFERENCE_FANS exists only in the notebook: its tests pass there, the check's hidden cases raise
+    graded = json.loads((course / "autograded" / "reference_from_the_tests" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    verdict = graded["metadata"]["nnlab_verification"]
+    assert verdict["failed"]["fans_hidden"] == "a hidden case of fans failed: it raised NameError on valid input"
+    overruled = {o["cell"]: o["message"] for o in verdict["overruled"]}
+    assert "torch.empty(" in overruled["fans_hidden"]  # the instructor's report keeps the inputs
 
 
 if __name__ == "__main__":  # pragma: no cover

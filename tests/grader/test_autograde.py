@@ -5,8 +5,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from nbgrader.preprocessors import Execute, SaveAutoGrades
 
-from coursegrader.autograde import NOT_RUN, SandboxExecute, autograde_preprocessors, runs_in_sandbox, scored_cells_only
-from coursegrader.check.nbgrader_steps import StartCheck, VerifyOutside
+from coursegrader.autograde import (NOT_RUN, SandboxExecute, autograde_preprocessors, runs_in_sandbox, scored_cells_only,
+                                    scores_by_verdict)
+from coursegrader.check.nbgrader_steps import SaveVerifiedGrades, StartCheck, VerifyOutside
 
 
 def _graded_notebook():
@@ -38,7 +39,11 @@ def test_the_check_starts_right_before_the_notebook_and_is_judged_before_scores_
     steps = autograde_preprocessors(sandboxed=True)
     execute = next(index for index, step in enumerate(steps) if issubclass(step, Execute))
     assert steps.index(StartCheck) == execute - 1  # runs while the notebook runs
-    assert execute < steps.index(VerifyOutside) < steps.index(SaveAutoGrades)
+    assert execute < steps.index(VerifyOutside) < steps.index(SaveVerifiedGrades)
+    assert SaveAutoGrades not in steps  # nbgrader's own scoring by outputs is replaced
+    assert scores_by_verdict(steps)
+    assert not scores_by_verdict([step for step in steps if step is not VerifyOutside])
+    assert not scores_by_verdict([SaveAutoGrades if step is SaveVerifiedGrades else step for step in steps])
 
 
 def test_the_sandbox_is_recognized_by_class_not_by_name(monkeypatch):

@@ -44,8 +44,14 @@ def test_grading_refuses_to_run_without_isolation_unless_told(tmp_path, monkeypa
         "c.Autograde.autograde_preprocessors = [type('SandboxExecute', (Execute,), {})]\n")
     with pytest.raises(ConfigurationError, match="does not run kernels in the sandbox"):
         check_isolation(course)
+    # sandboxed, but scored by the notebook's outputs alone
+    (course / "nbgrader_config.py").write_text(
+        "from coursegrader.autograde import SandboxExecute\nfrom nbgrader.preprocessors import SaveAutoGrades\n"
+        "c = get_config()\nc.Autograde.autograde_preprocessors = [SandboxExecute, SaveAutoGrades]\n")
+    with pytest.raises(ConfigurationError, match="does not let the independent check decide the scores"):
+        check_isolation(course)
     shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
-    check_isolation(course)  # the course's own configuration runs every kernel in the sandbox
+    check_isolation(course)  # the course's own configuration: every kernel sandboxed, every score checked
     monkeypatch.setenv("NNLAB_SANDBOX", "off")
     (course / "nbgrader_config.py").write_text("c = get_config()\n")
     check_isolation(course)  # the explicit opt-out

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 import torch
 
 from coursegrader import contracts
-from coursegrader.check.compare import Mismatch, compare, compare_group, group_message
+from coursegrader.check.compare import (Mismatch, Refused, compare, compare_group, group_message, kind_of_mistake,
+                                        read_regular_file, validate_observations)
 from coursegrader.check.tasks import Task
 from nnlab import grading
 
@@ -63,11 +65,59 @@ def test_objects_of_the_students_own_classes_do_not_come_back():
 
 def test_group_message_reads_the_runs_files(tmp_path):
     expected = [{"call": "f(1)", "result": 1}]
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == "f did not run in the grader's own run of your code"
+    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("f did not run in the grader's own run of your code", False)
     torch.save({"visible": [{"call": "f(1)", "result": 1}]}, tmp_path / contracts.observations_file("f"))
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == ""
-    assert "did not all run" in group_message(tmp_path, "f", "hidden", expected, TASK)
+    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("", False)
+    assert "did not all run" in group_message(tmp_path, "f", "hidden", expected, TASK)[0]
+    torch.save({"visible": [{"call": "f(1)", "result": 2}]}, tmp_path / contracts.observations_file("f"))
+    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("f(1) returned 2; expected 1", True)
     torch.save({"visible": [{"call": "f(1)", "result": Liar(1)}]}, tmp_path / contracts.observations_file("f"))
-    assert "other than plain tensors" in group_message(tmp_path, "f", "visible", expected, TASK)
+    assert "other than plain tensors" in group_message(tmp_path, "f", "visible", expected, TASK)[0]
     (tmp_path / contracts.error_file("f")).write_text("f is not defined after running your cells")
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == "f is not defined after running your cells"
+    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("f is not defined after running your cells", False)
+
+
+def test_the_runs_folder_is_read_without_following_links_or_blocking(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("course secret")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "link").symlink_to(secret)
+    os.mkfifo(out / "fifo")  # no writer: reading it would block
+    (out / "big").write_bytes(b"x" * 101)
+    (out / "small").write_bytes(b"fine")
+    assert read_regular_file(out / "small", 100) == b"fine" and read_regular_file(out / "absent", 100) is None
+    for name, reason in [("link", "not a plain file"), ("fifo", "not a plain file"), ("big", "more than the 100")]:
+        with pytest.raises(Refused, match=reason):
+            read_regular_file(out / name, 100)
+    os.symlink("/dev/zero", out / contracts.error_file("f"))
+    message, compared = group_message(out, "f", "visible", [], TASK)
+    assert "does not read" in message and "course secret" not in message and not compared
+
+
+def test_tensors_not_stored_in_full_are_refused_before_any_arithmetic():
+    validate_observations({"visible": [{"call": "c", "result": {"sample": torch.ones(3, 4)}}]})
+    with pytest.raises(Mismatch, match="not stored in full"):
+        validate_observations([torch.zeros(1).expand(1000)])
+    with pytest.raises(Mismatch, match="more than the grader compares"):
+        validate_observations([torch.zeros(1).expand(2**31)])
+    nested: list = []
+    for _ in range(30):
+        nested = [nested]
+    with pytest.raises(Mismatch, match="nested too deeply"):
+        validate_observations(nested)
+
+
+@pytest.mark.parametrize("message, kind", [
+    ("fans(torch.empty(3,)) returned (3, 1); expected it to raise ValueError", "it returned a result where invalid input must raise ValueError"),
+    ("fans(torch.empty(4, 5)) raised TypeError; expected (5, 4)", "it raised TypeError on valid input"),
+    ("dropout(x) returned shape (4,); expected (4, 5)", "the result has the wrong shape"),
+    ("dropout(x) returned a torch.float64 tensor; expected torch.float32", "the result has the wrong dtype"),
+    ("f(x) differs from the expected result at index (3,): got 1, expected 2 (tolerance ...)",
+     "a value differs from the expected one by more than the tolerance"),
+    ("he_normal_(torch.empty(40, 30)): the values have standard deviation 0.2; expected σ = 0.1", "the values do not follow the expected distribution"),
+    ("fans(torch.empty(4, 5))[0] returned 1; expected 5", "the result differs from the expected one"),
+])
+def test_a_hidden_failure_is_described_by_its_kind(message, kind):
+    assert kind_of_mistake(message) == kind
+    assert "torch.empty" not in kind_of_mistake(message)

@@ -44,3 +44,32 @@ def test_a_test_cell_that_failed_in_the_notebook_keeps_its_own_message(tmp_path,
         notebook, {"nbgrader": {"assignment": "initialization"}})
     assert [o["ename"] for o in visible.outputs] == ["GradingError"]
     assert [o["cell"] for o in contracts.Verdict.read(notebook.metadata).overruled] == ["fans_hidden"]
+
+
+def _test_cell(grade_id: str, outputs: list, points: float = 2.0):
+    from nbformat.v4 import new_code_cell
+
+    cell = new_code_cell("assert True", metadata={"nbgrader": {"grade": True, "grade_id": grade_id, "points": points}})
+    cell.outputs = outputs
+    return cell
+
+
+def test_a_failed_check_scores_zero_whatever_the_cell_showed():
+    from nbformat.v4 import new_output
+
+    from coursegrader.check.nbgrader_steps import verified_score
+
+    says_ok = [new_output("execute_result", data={"text/plain": "'ok'"}, execution_count=1)]
+    resources = {"nbgrader": {"assignment": "initialization"},
+                 contracts.VERDICT_RESOURCE: contracts.Verdict(failed={"fans_hidden": "wrong"})}
+    assert verified_score(_test_cell("fans_hidden", says_ok), resources) == 0.0  # nbgrader alone: 2 points
+    assert verified_score(_test_cell("fans_visible", says_ok), resources) == 2.0  # its group passed
+    # a number larger than the cell's points is clamped; an output nbgrader cannot read scores 0
+    big = [new_output("execute_result", data={"text/plain": "1000"}, execution_count=1)]
+    assert verified_score(_test_cell("fans_visible", big), resources) <= 2.0
+    unreadable = [new_output("execute_result", data={"text/html": "<b>ok</b>"}, execution_count=1)]
+    assert verified_score(_test_cell("fans_visible", unreadable), resources) == 0.0
+    # a checked assignment without a verdict: nothing is vouched for
+    assert verified_score(_test_cell("fans_visible", []), {"nbgrader": {"assignment": "initialization"}}) == 0.0
+    # an assignment the grader has no check for keeps nbgrader's score
+    assert verified_score(_test_cell("x_visible", []), {"nbgrader": {"assignment": "no_such"}}) == 2.0

@@ -26,11 +26,15 @@ def test_resolve_finds_functions_and_modules_by_dotted_path():
         resolve("no_such_module.f")
 
 
-def test_seeds_depend_on_the_secret_and_the_assignment_and_nothing_else():
-    assert seed_for("s", "initialization") == seed_for("s", "initialization")
-    assert seed_for("s", "initialization") != seed_for("t", "initialization")
-    assert seed_for("s", "initialization") != seed_for("s", "dropout")
-    assert 0 <= seed_for("s", "x") < 2**32
+def test_each_submission_has_its_own_64_bit_seed():
+    seed = seed_for("s", "initialization", "s001", "initialization")
+    assert seed == seed_for("s", "initialization", "s001", "initialization")  # regrading is repeatable
+    others = [seed_for("t", "initialization", "s001", "initialization"), seed_for("s", "dropout", "s001", "initialization"),
+              seed_for("s", "initialization", "s002", "initialization"), seed_for("s", "initialization", "s001", "other")]
+    assert seed not in others and len(set(others)) == len(others)
+    seeds = [seed_for("s", "a", f"s{i:03d}", "a") for i in range(200)]
+    assert max(seeds) > 2**60 and all(0 <= s < 2**64 - 2**16 for s in seeds)  # 64 bits, not 32
+    assert seed_for("s", "a", "b\0c", "d") != seed_for("s", "a", "b", "c\0d")
 
 
 def test_the_course_secret_is_made_once_and_kept(tmp_path):
