@@ -21,7 +21,7 @@ def test_an_attempt_records_exceptions_but_not_delegation():
 
 def test_resolve_finds_functions_and_modules_by_dotted_path():
     assert resolve("torch.nn.init.xavier_uniform_") is torch.nn.init.xavier_uniform_
-    assert resolve("nnlab.init") .__name__ == "nnlab.init"
+    assert resolve("nnlab.init").__name__ == "nnlab.init"
     with pytest.raises(ImportError):
         resolve("no_such_module.f")
 
