@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -40,9 +41,13 @@ class Setting:
 #: grader's rights, next to the tests): for machines without bubblewrap, at their own risk.
 SANDBOX = Setting("NNLAB_SANDBOX", "on", "run student code in the bubblewrap sandbox (off: without isolation)")
 #: Address space of each sandboxed process (a submission's kernel and its check's fresh run are two).
-SANDBOX_MEMORY = Setting("NNLAB_SANDBOX_MEMORY", "4G", "address-space limit of each sandboxed process (e.g. 4G, 512M)")
+SANDBOX_MEMORY = Setting("NNLAB_SANDBOX_MEMORY", "4G", "memory of one sandbox as a whole, and address space of each of its processes (e.g. 4G)")
 #: Processes and threads of one sandbox, through a pids cgroup where one can be made.
 SANDBOX_PROCESSES = Setting("NNLAB_SANDBOX_PROCESSES", "256", "processes and threads allowed in one sandbox")
+#: CPUs one sandbox may use at once, through a cgroup: a busy submission cannot starve its neighbours.
+SANDBOX_CPUS = Setting("NNLAB_SANDBOX_CPUS", "1", "CPUs one sandbox may use at once (e.g. 1, 0.5)")
+#: Size of one sandbox's scratch folder (a tmpfs), the only place it may write.
+SANDBOX_DISK = Setting("NNLAB_SANDBOX_DISK", "1G", "size of one sandbox's scratch folder (e.g. 1G, 256M)")
 #: Set by the grader for its workers, not by instructors: the course folder and the
 #: repository's history, which the sandbox replaces by empty folders.
 SANDBOX_HIDE = Setting("NNLAB_SANDBOX_HIDE", "", "paths (os.pathsep-separated) hidden from sandboxed code; set by the grader")
@@ -61,7 +66,7 @@ CACHE = Setting("NNLAB_CACHE", "", "nnlab's dataset cache (default ~/.cache/nnla
 #: nnlab's progress bars; always 0 while grading (a bar on stderr is noise in a test cell).
 PROGRESS = Setting("NNLAB_PROGRESS", "1", "0: nnlab.fit shows no progress bars (the grader sets 0)")
 
-SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
+SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_CPUS, SANDBOX_DISK, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
             EXCHANGE, CACHE, PROGRESS)
 
 
@@ -151,11 +156,13 @@ GROUPS = ("visible", "hidden")
 
 @dataclass(frozen=True)
 class FreshRunRequest:
-    """``request.json`` of a fresh run: the cells to execute (in order) and the probes' seed."""
+    """What a fresh run is asked, sent on its standard input (then closed): the cells to execute,
+    in order, and each task's probe key (:func:`coursegrader.check.tasks.probe_key`), never the
+    submission's seed."""
 
     assignment: str
     cells: list[dict]  # {"name": grade id, "source": code}
-    seed: int
+    keys: dict[str, int]  # task -> the key its probe draws its inputs from
     cell_timeout: float
 
     def to_json(self) -> str:
@@ -164,31 +171,36 @@ class FreshRunRequest:
     @classmethod
     def from_json(cls, text: str) -> "FreshRunRequest":
         data = json.loads(text)
-        return cls(str(data["assignment"]), list(data["cells"]), int(data["seed"]), float(data["cell_timeout"]))
+        keys = {str(task): int(key) for task, key in dict(data["keys"]).items()}
+        return cls(str(data["assignment"]), list(data["cells"]), keys, float(data["cell_timeout"]))
 
 
-# What a fresh run writes in its output folder, one file per task, then a last file:
-def observations_file(task: str) -> str:
-    """The probe's observations of ``task`` (``torch.save`` of plain values)."""
-    return f"{task}.pt"
+# What a fresh run sends back, through a pipe (never a file the student's code could replace):
+# frames of a header (kind, length of the task's name, length of the payload), the name, the
+# payload. The grader reads each frame bounded, stops at DONE and ignores anything after it
+# (an ``atexit`` hook of the student's); a task with two frames has no result.
+FRAME_HEADER = struct.Struct(">BHI")
+#: A task's observations: ``torch.save`` of plain values.
+OBSERVATIONS = 1
+#: Why a task has no observations: UTF-8 text for the student.
+ERROR = 2
+#: The run reached its end (every task has sent a frame); empty name and payload.
+DONE = 3
 
 
-def error_file(task: str) -> str:
-    """Why ``task`` has no observations (text for the student)."""
-    return f"{task}.error"
+def frame(kind: int, task: str, payload: bytes) -> bytes:
+    name = task.encode()
+    return FRAME_HEADER.pack(kind, len(name), len(payload)) + name + payload
 
 
-#: Written last: the run reached its end (every task has a .pt or an .error).
-DONE_FILE = "done"
-
-# The fresh run's folder is writable by the student's code: the grader reads only regular
-# files there (never through a link, never a FIFO or a device), and only this much of each.
-#: Bytes of an ``.error`` file read (its text reaches the feedback: at most 500 characters of it).
+#: Bytes of an ``ERROR`` payload read (its text reaches the feedback: at most 500 characters of it).
 MAX_ERROR_BYTES = 2000
-#: Bytes of a ``.pt`` file read; a larger one is refused, not read.
+#: Bytes of an ``OBSERVATIONS`` payload; a larger frame ends the reading, unread.
 MAX_OBSERVATION_BYTES = 64 * 1024**2
 #: Elements of one observed tensor; each must also be stored in full (no stride-0 expansion).
 MAX_TENSOR_ELEMENTS = 4 * 1024**2
+#: Length of a task's name in a frame.
+MAX_TASK_NAME = 200
 
 
 # --------------------------------------------------------------------------- check -> feedback and report

@@ -54,6 +54,9 @@ def check_isolation(course: Path) -> None:
               file=sys.stderr)
         return
     sandbox.check_available()
+    warning = sandbox.caps_warning(sandbox.Limits.from_environment())
+    if warning:
+        print(warning, file=sys.stderr)
     try:
         config = load(course)
         steps = list(config.Autograde.autograde_preprocessors) if "Autograde" in config and \

@@ -24,9 +24,10 @@ class SandboxKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self._private = Path(tempfile.mkdtemp(prefix="nnlab-kernel-"))
         (self._private / "work").mkdir()
-        self._cgroup: Path | None = None
+        (self._private / "ipc").mkdir()  # the kernel's sockets: the only folder it may write outside its scratch space
+        self._cgroup: sandbox.Cgroup | None = None
         self.transport = "ipc"
-        self.ip = str(self._private / "kernel")
+        self.ip = str(self._private / "ipc" / "kernel")
         if self.kernel_spec is not None:
             self.kernel_spec.interrupt_mode = "message"
 
@@ -37,8 +38,8 @@ class SandboxKernelManager(AsyncKernelManager):
         shutil.copy(self.connection_file, private_connection)
         argv = [str(private_connection) if arg == self.connection_file else arg for arg in argv]
         limits = sandbox.Limits.from_environment()
-        self._cgroup = sandbox.process_cgroup(limits.processes)
-        return sandbox.command(argv, self._private, limits, self._cgroup)
+        self._cgroup = sandbox.process_cgroup(limits)
+        return sandbox.command(argv, self._private, limits, self._cgroup, writable=("ipc",))
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

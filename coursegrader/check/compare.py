@@ -7,13 +7,9 @@ case with its task's tolerances (or its task's own ``check``).
 """
 from __future__ import annotations
 
-import functools
 import io
 import math
-import os
 import re
-import stat
-from pathlib import Path
 
 from nnlab import grading
 from nnlab.grading import GradingError as Mismatch  # the notebooks' checks and this comparison fail alike
@@ -23,8 +19,8 @@ from coursegrader.check.tasks import Task, resolve, specification
 
 RAISED = contracts.RAISED
 
-__all__ = ["Mismatch", "compare", "compare_group", "group_message", "kind_of_mistake", "read_regular_file",
-           "reference_observations", "validate_observations"]
+__all__ = ["Mismatch", "compare", "compare_group", "group_message", "kind_of_mistake", "reference_observations",
+           "validate_observations"]
 
 
 def _describe(value: object) -> str:
@@ -93,50 +89,11 @@ def compare_group(actual: object, expected: list[dict], task: Task) -> None:
         (task.check or compare)(mine["result"], theirs["result"], theirs["call"], task)
 
 
-@functools.lru_cache(maxsize=4)
-def reference_observations(assignment: str, seed: int) -> dict[str, dict]:
-    """Each task's probe run with the reference implementation, here. Seeds differ from one
-    submission to the next, so only the last few are kept (a judged check asks again)."""
+def reference_observations(assignment: str, keys: dict[str, int]) -> dict[str, dict]:
+    """Each task's probe run with the reference implementation, here, on the task's probe key
+    (the same inputs as the fresh run's)."""
     tasks = specification(assignment) or {}
-    return {name: task.probe(resolve(task.reference), seed) for name, task in tasks.items()}
-
-
-class Refused(Exception):
-    """A file of the fresh run's folder that the grader does not read (the message says why)."""
-
-
-def read_regular_file(path: Path, limit: int) -> bytes | None:
-    """The bytes of ``path``, a regular file of at most ``limit`` bytes; None if there is nothing there.
-
-    The folder is the student's to write: a link is never followed (``O_NOFOLLOW``), a FIFO or
-    a device is never read (``O_NONBLOCK``, then only a regular file), and a larger file is
-    refused before it is read.
-    """
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except OSError as error:  # ELOOP: a link
-        raise Refused(f"{path.name} is not a plain file (a link?)") from error
-    try:
-        info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise Refused(f"{path.name} is not a plain file")
-        if info.st_size > limit:
-            raise Refused(f"{path.name} holds {info.st_size} bytes, more than the {limit} the grader reads")
-        chunks, left = [], limit + 1
-        while left > 0:
-            chunk = os.read(descriptor, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:  # it grew while being read
-            raise Refused(f"{path.name} holds more than the {limit} bytes the grader reads")
-        return data
-    finally:
-        os.close(descriptor)
+    return {name: task.probe(resolve(task.reference), keys[name]) for name, task in tasks.items()}
 
 
 def validate_observations(value: object, depth: int = 0) -> None:
@@ -161,19 +118,17 @@ def validate_observations(value: object, depth: int = 0) -> None:
             validate_observations(item, depth + 1)
 
 
-def group_message(out: Path, name: str, group: str, expected: list, task: Task) -> tuple[str, bool]:
-    """Why group ``group`` of task ``name`` failed in the fresh run whose output folder is ``out``
-    ('' if it passed), and whether the message came from comparing results (it may then quote
-    the group's inputs)."""
+def group_message(results, name: str, group: str, expected: list, task: Task) -> tuple[str, bool]:
+    """Why group ``group`` of task ``name`` failed, from what the fresh run sent back
+    (:class:`~coursegrader.check.fresh_run.Results`; '' if it passed), and whether the message
+    came from comparing results (it may then quote the group's inputs)."""
     import torch
 
-    try:
-        error = read_regular_file(out / contracts.error_file(name), contracts.MAX_ERROR_BYTES)
-        if error is not None:
-            return error.decode(errors="replace")[:500], False
-        data = read_regular_file(out / contracts.observations_file(name), contracts.MAX_OBSERVATION_BYTES)
-    except Refused as refused:
-        return f"the grader's own run of your code left something it does not read: {refused}", False
+    if name in results.refused:
+        return f"the grader's own run of your code: {results.refused[name]}", False
+    if name in results.errors:
+        return results.errors[name], False
+    data = results.observations.get(name)
     if data is None:
         return f"{name} did not run in the grader's own run of your code", False
     try:

@@ -1,7 +1,9 @@
 """The fresh run, seen from the grader: a new sandboxed process runs the submitted cells and the probes.
 
 The process itself is :mod:`coursegrader.check.runner`; this module starts it on a
-:class:`~coursegrader.contracts.FreshRunRequest`, waits for it, and cleans up after it.
+:class:`~coursegrader.contracts.FreshRunRequest` (written to its standard input), reads what it
+sends back through a pipe (:class:`Results`: bounded frames, nothing after the last), waits for
+it, and cleans up after it. Nothing the run leaves in its folder is ever read.
 """
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursegrader import contracts, sandbox
@@ -34,12 +38,88 @@ def notebook_cells(notebook) -> tuple[list[dict], dict[str, str]]:
     return cells, tasks
 
 
+@dataclass
+class Results:
+    """What a fresh run sent back: each task's observations (``torch.save`` bytes, unread) or
+    error text; ``refused`` says, by task, why a frame was not accepted, ``problem`` why the
+    reading stopped early; ``done`` whether the run said it reached its end."""
+
+    observations: dict[str, bytes] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)
+    problem: str = ""
+    done: bool = False
+
+
+def _read_exactly(stream, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = stream.read(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+def _skip(stream, size: int) -> bool:
+    """Read and drop ``size`` bytes (in bounded chunks); False at the end of the stream."""
+    while size > 0:
+        chunk = stream.read(min(size, 1 << 20))
+        if not chunk:
+            return False
+        size -= len(chunk)
+    return True
+
+
+def read_results(stream, tasks: set[str]) -> Results:
+    """Read frames from ``stream`` until the run's DONE frame, the end of the stream, or a frame
+    the grader does not accept; each frame is checked against its limit before it is read."""
+    results = Results()
+    limits = {contracts.OBSERVATIONS: contracts.MAX_OBSERVATION_BYTES, contracts.ERROR: contracts.MAX_ERROR_BYTES}
+    while True:
+        header = _read_exactly(stream, contracts.FRAME_HEADER.size)
+        if header is None:
+            return results
+        kind, name_length, length = contracts.FRAME_HEADER.unpack(header)
+        if kind == contracts.DONE and name_length == 0 and length == 0:
+            results.done = True
+            return results
+        if kind not in limits or name_length > contracts.MAX_TASK_NAME:
+            results.problem = "the grader's own run of your code sent something that is not a result"
+            return results
+        name = (_read_exactly(stream, name_length) or b"").decode(errors="replace")
+        if name not in tasks:
+            results.problem = "the grader's own run of your code sent a result for no task of this assignment"
+            return results
+        if length > limits[kind]:
+            results.refused[name] = (f"{name} sent {length} bytes of results, more than the "
+                                     f"{limits[kind]} the grader reads")
+            results.observations.pop(name, None)
+            results.errors.pop(name, None)
+            if not _skip(stream, length):
+                return results
+            continue
+        payload = _read_exactly(stream, length)
+        if payload is None:
+            return results
+        if name in results.observations or name in results.errors or name in results.refused:
+            # Only the run's own frame may come back: a second one was written by the student's code.
+            results.refused[name] = f"more than one result came back for {name}, which the grader does not accept"
+            results.observations.pop(name, None)
+            results.errors.pop(name, None)
+        elif kind == contracts.OBSERVATIONS:
+            results.observations[name] = payload
+        else:
+            results.errors[name] = payload.decode(errors="replace")[:500]
+
+
 class FreshRun:
     """:mod:`coursegrader.check.runner` running on one request (sandboxed unless opted out).
 
     Started as soon as the submitted cells are known, so that it runs while nbgrader executes
-    the notebook; :meth:`finish` waits for it. A run nobody finished (the notebook's kernel
-    died first) is stopped when the next one starts or when the grader exits.
+    the notebook; :meth:`finish` waits for it and returns its :class:`Results`. A run nobody
+    finished (the notebook's kernel died first) is stopped when the next one starts or when
+    the grader exits.
     """
 
     _unfinished: set["FreshRun"] = set()
@@ -51,25 +131,46 @@ class FreshRun:
         self.started = time.perf_counter()
         self.private = Path(tempfile.mkdtemp(prefix="nnlab-verify-"))
         (self.private / "work").mkdir()
-        self.out = self.private / "work" / "observations"
-        self.out.mkdir()
-        (self.private / "request.json").write_text(request.to_json())
-        argv = [sys.executable, "-m", "coursegrader.check.runner", str(self.private / "request.json"), str(self.out)]
+        self.results = Results()
+        read_end, write_end = os.pipe()
+        argv = [sys.executable, "-m", "coursegrader.check.runner", str(write_end)]
         self.cgroup = None
         env = dict(os.environ)
         if sandbox.enabled():
             limits = sandbox.Limits.from_environment()
-            self.cgroup = sandbox.process_cgroup(limits.processes)
+            self.cgroup = sandbox.process_cgroup(limits)
             argv = sandbox.command(argv, self.private, limits, self.cgroup)
         else:
             env.update(HOME=str(self.private / "work"), TMPDIR=str(self.private / "work"))
             env[contracts.PROGRESS.name] = "0"
-        self.process = subprocess.Popen(argv, cwd=self.private / "work", env=env, stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        try:
+            self.process = subprocess.Popen(argv, cwd=self.private / "work", env=env, stdin=subprocess.PIPE,
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            start_new_session=True, pass_fds=(write_end,))
+        finally:
+            os.close(write_end)
         FreshRun._unfinished.add(self)
+        self._reader = threading.Thread(target=self._read, args=(os.fdopen(read_end, "rb"), set(request.keys)),
+                                        daemon=True, name="fresh-run-results")
+        self._reader.start()
+        try:
+            self.process.stdin.write(request.to_json().encode())
+            self.process.stdin.close()
+        except OSError:
+            pass  # the run died at once: finish() says so
 
-    def finish(self) -> str:
-        """Wait for the run (at most ``wall`` seconds since it started); returns a problem ('' if none)."""
+    def _read(self, stream, tasks: set[str]) -> None:
+        with stream:
+            try:
+                self.results = read_results(stream, tasks)
+                while stream.read(1 << 20):
+                    pass  # whatever comes after (an atexit hook's writes) is drained unread: the run never blocks
+            except (OSError, ValueError):
+                pass
+
+    def finish(self) -> tuple[Results, str]:
+        """Wait for the run (at most ``wall`` seconds since it started); returns its results and
+        a problem ('' if none)."""
         problem = ""
         try:
             self.process.wait(timeout=max(0.0, self.wall - (time.perf_counter() - self.started)))
@@ -77,9 +178,13 @@ class FreshRun:
             problem = f"the grader's own run of your code did not finish within {self.wall:.0f} s"
         finally:
             self.stop(remove=False)
-        if not problem and self.process.returncode != 0 and not (self.out / contracts.DONE_FILE).exists():
+        self._reader.join(timeout=10)
+        results = self.results
+        if not problem and results.problem:
+            problem = results.problem
+        if not problem and not results.done:
             problem = f"the grader's own run of your code stopped (exit status {self.process.returncode})"
-        return problem
+        return results, problem
 
     def stop(self, remove: bool = True) -> None:
         FreshRun._unfinished.discard(self)

@@ -1,15 +1,22 @@
 """The fresh run of the independent check, inside the sandbox (started by :mod:`coursegrader.check.fresh_run`).
 
-    python -m coursegrader.check.runner REQUEST.json OUT/
+    python -m coursegrader.check.runner RESULTS_FD   < request.json
 
-Executes the notebook's import cells and the submission's task cells in a new interpreter,
-after replacing everything the tasks must not call by tripwires; then runs each task's probe
-with the student's function or class (every other task bound to its reference) and writes
-``OUT/<task>.pt`` (the observations) or ``OUT/<task>.error`` (what went wrong). Nothing the
-student's code prints is kept.
+Reads its :class:`~coursegrader.contracts.FreshRunRequest` from standard input (then closed:
+the student's code cannot read it again), replaces everything the tasks must not call by
+tripwires, executes the notebook's import cells and the submission's task cells in a new
+interpreter, then runs each task's probe with the student's function or class and sends one
+frame per task through the pipe ``RESULTS_FD`` (:func:`coursegrader.contracts.frame`):
+the observations, or what went wrong. Nothing the student's code prints is kept.
+
+While a task is probed, the tasks it builds on (``Task.lends``) are the references; every
+other name keeps the student's own version. A tripwire refuses any call made while student
+code is on the stack, however it got there (through ``map``, a decorator, a captured default),
+except from inside a lent reference.
 """
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -22,27 +29,54 @@ from coursegrader.check.static import plain_python
 from coursegrader.check.tasks import resolve, specification
 
 # Bound before any student code runs: the runner does not depend on names it could rebind.
-_open, _isinstance, _type = open, isinstance, type
+_open, _isinstance, _type, _write, _getframe = open, isinstance, type, os.write, sys._getframe
 DelegationError = grading.DelegationError
+#: Code objects of the references lent to the task being probed: their own calls are not the student's.
+_LENT_CODE: set = set()
 
 
 class Overtime(BaseException):
     """A cell or probe ran past its time (a BaseException: a bare `except Exception` does not catch it)."""
 
 
+def _student_on_stack(frame) -> bool:
+    """Whether student code is anywhere below ``frame`` on the stack (before a lent reference)."""
+    while frame is not None:
+        code = frame.f_code
+        if code in _LENT_CODE:
+            return False
+        if code.co_filename.startswith(contracts.STUDENT_FILE):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _called_by_student(frame, args) -> bool:
-    return frame is not None and frame.f_code.co_filename.startswith(contracts.STUDENT_FILE)
+    return _student_on_stack(frame)
 
 
 def _called_by_student_or_on_student_object(frame, args) -> bool:
     """For methods of forbidden classes: also refuse when ``self`` is of a class the student wrote."""
-    return _called_by_student(frame, args) or bool(args and _type(args[0]).__module__ == contracts.STUDENT_MODULE)
+    return _student_on_stack(frame) or bool(args and _type(args[0]).__module__ == contracts.STUDENT_MODULE)
 
 
 def _tripwire(original, dotted: str, method: bool = False):
     # The task is not known yet (tripwires go in before any cell runs): the probe names it.
     refuses = _called_by_student_or_on_student_object if method else _called_by_student
     return grading.tripwire(original, dotted, "your code", refuses=refuses)
+
+
+def _code_of(obj) -> set:
+    """Every code object of a function or class (methods, nested functions, comprehensions)."""
+    functions = [v for v in vars(obj).values() if _isinstance(v, (types.FunctionType, staticmethod, classmethod, property))] \
+        if _isinstance(obj, type) else [obj]
+    codes: set = set()
+    for function in functions:
+        for part in ((function.fget, function.fset) if _isinstance(function, property) else (function,)):
+            part = getattr(part, "__func__", part)
+            if _isinstance(part, types.FunctionType):
+                codes |= set(grading._code_objects(part.__code__))
+    return codes
 
 
 def install_tripwires(forbidden: set[str]) -> list[type]:
@@ -101,10 +135,25 @@ def _quiet() -> None:
     sys.stdout = sys.stderr = _open(os.devnull, "w")
 
 
+def _send(descriptor: int, kind: int, task: str, payload: bytes) -> None:
+    data = memoryview(contracts.frame(kind, task, payload))
+    while data:
+        data = data[_write(descriptor, data):]
+
+
+def _read_request() -> contracts.FreshRunRequest:
+    chunks = []
+    while chunk := os.read(0, 1 << 20):
+        chunks.append(chunk)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # the request is gone before any student code runs
+    os.close(devnull)
+    return contracts.FreshRunRequest.from_json(b"".join(chunks).decode())
+
+
 def main(argv: list[str]) -> int:
-    request_path, out = argv
-    with _open(request_path) as handle:
-        request = contracts.FreshRunRequest.from_json(handle.read())
+    results = int(argv[0])
+    request = _read_request()
     _quiet()
     os.environ.setdefault("MPLBACKEND", "agg")
     import torch
@@ -112,7 +161,8 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     save = torch.save
     tasks = specification(request.assignment) or {}
-    references = {name: resolve(task.reference) for name, task in tasks.items()}
+    lent = {other for task in tasks.values() for other in task.lends}
+    references = {name: resolve(tasks[name].reference) for name in lent}
     forbidden = {entry for task in tasks.values() for entry in task.forbidden}
     forbidden_classes = install_tripwires(forbidden)
     namespace: dict = {"__name__": contracts.STUDENT_MODULE, "__builtins__": __builtins__}
@@ -141,13 +191,18 @@ def main(argv: list[str]) -> int:
         elif _isinstance(impl, type) and any(issubclass(impl, cls) for cls in forbidden_classes):
             message = f"{name} inherits from a class this task asks you to write yourself"
         if not message:
-            for other, reference in references.items():
-                namespace[other] = reference if other != name else impl
+            namespace.update(students)
+            _LENT_CODE.clear()
+            for other in task.lends:
+                namespace[other] = references[other]
+                _LENT_CODE.update(_code_of(references[other]))
             try:
                 _alarm(timeout)
-                observations = task.probe(impl, request.seed)
+                observations = task.probe(impl, request.keys[name])
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                save(observations, os.path.join(out, contracts.observations_file(name)))
+                buffer = io.BytesIO()
+                save(observations, buffer)
+                _send(results, contracts.OBSERVATIONS, name, buffer.getvalue())
             except Overtime:
                 message = f"{name} ran longer than {timeout:.0f} s on the grader's inputs"
             except DelegationError as error:
@@ -156,11 +211,10 @@ def main(argv: list[str]) -> int:
                 message = f"{name} failed on the grader's inputs: {_type(error).__name__}: {str(error)[:200]}"
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
+                _LENT_CODE.clear()
         if message:
-            with _open(os.path.join(out, contracts.error_file(name)), "w") as handle:
-                handle.write(message)
-    with _open(os.path.join(out, contracts.DONE_FILE), "w") as handle:
-        handle.write("done")
+            _send(results, contracts.ERROR, name, message.encode()[:contracts.MAX_ERROR_BYTES])
+    _send(results, contracts.DONE, "", b"")
     return 0
 
 

@@ -23,45 +23,111 @@ BANNED_MODULES = {
 }
 BANNED_SYS = {"modules", "_getframe", "setprofile", "settrace", "meta_path", "path_hooks", "path_importer_cache",
               "addaudithook", "_current_frames"}
+#: Frames, tracebacks and closures: the way to a function the tripwires replaced, or to the runner's state.
+BANNED_ATTRIBUTES = {"tb_frame", "tb_next", "f_back", "f_locals", "f_globals", "f_builtins", "f_code", "gi_frame",
+                     "cr_frame", "ag_frame", "gi_code", "cr_code", "cell_contents", "co_consts"}
 ALLOWED_DUNDERS = {"__init__", "__name__", "__qualname__", "__doc__", "__class__", "__len__"}
 
 
-def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+def _dotted(node: ast.AST, aliases: dict[str, set[str]]) -> set[str]:
+    """Every dotted path ``node`` may stand for (a name bound several ways has several)."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
     if not isinstance(node, ast.Name):
-        return None
-    base = aliases.get(node.id)
-    if base is None:
-        return None
-    return ".".join([base, *reversed(parts)])
+        return set()
+    tail = list(reversed(parts))
+    return {".".join([base, *tail]) for base in aliases.get(node.id, ())}
 
 
-def _aliases(trees: list[ast.AST]) -> dict[str, str]:
-    """Names bound by imports (and plain ``name = module.attr`` assignments) to dotted paths."""
-    aliases: dict[str, str] = {}
+def _paths_in(node: ast.AST, aliases: dict[str, set[str]]) -> set[str]:
+    """The dotted paths of every name and attribute chain inside ``node`` (what a binding may hold)."""
+    # whole chains only, and not the function a call calls (its result is not the function)
+    skipped = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+    skipped |= {id(n.func) for n in ast.walk(node) if isinstance(n, ast.Call)}
+    found: set[str] = set()
+    for inner in ast.walk(node):
+        if isinstance(inner, (ast.Name, ast.Attribute)) and id(inner) not in skipped:
+            found |= _dotted(inner, aliases)
+    return found
+
+
+def _targets(target: ast.AST) -> list[str]:
+    """The names a binding target binds (not the object of ``x.attr = ...`` or ``x[i] = ...``)."""
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, ast.Starred):
+        return _targets(target.value)
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _targets(element)]
+    return []
+
+
+def _aliases(trees: list[ast.AST]) -> dict[str, set[str]]:
+    """Names bound to dotted paths: by imports (every binding of a name counts, even one that
+    never runs), and by any other binding of a value that holds one (``x = torch.nn``,
+    ``a, b = torch, 1``, ``(t := torch)``, ``def f(init=torch.nn.init)``, ``for m in [torch]``,
+    ``with x as m``): such a name may stand for all of them."""
+    aliases: dict[str, set[str]] = {}
+
+    def bind(name: str, paths: set[str]) -> bool:
+        before = len(aliases.get(name, ()))
+        aliases.setdefault(name, set()).update(paths)
+        return len(aliases[name]) != before
+
     for tree in trees:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:
-                        aliases[alias.asname] = alias.name
+                        bind(alias.asname, {alias.name})
                     else:
-                        aliases[alias.name.split(".")[0]] = alias.name.split(".")[0]
+                        bind(alias.name.split(".")[0], {alias.name.split(".")[0]})
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 for alias in node.names:
                     if alias.name != "*":
-                        aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    for _ in range(3):  # assignments of imported names, possibly chained
+                        bind(alias.asname or alias.name, {f"{node.module}.{alias.name}"})
+    for _ in range(5):  # bindings of bound names, possibly chained
+        changed = False
         for tree in trees:
             for node in ast.walk(tree):
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    path = _dotted(node.value, aliases)
-                    if path is not None:
-                        aliases.setdefault(node.targets[0].id, path)
+                pairs: list[tuple[list[str], ast.AST]] = []
+                if isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, (ast.Tuple, ast.List)) and isinstance(node.value, (ast.Tuple, ast.List)) \
+                                and len(target.elts) == len(node.value.elts):
+                            pairs += [(_targets(t), v) for t, v in zip(target.elts, node.value.elts)]
+                        else:
+                            pairs.append((_targets(target), node.value))
+                elif isinstance(node, (ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+                    pairs.append((_targets(node.target), node.value))
+                elif isinstance(node, ast.NamedExpr):
+                    pairs.append(([node.target.id], node.value))
+                elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+                    pairs.append((_targets(node.target), node.iter))
+                elif isinstance(node, (ast.With, ast.AsyncWith)):
+                    pairs += [(_targets(item.optional_vars), item.context_expr) for item in node.items if item.optional_vars]
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    positional = node.args.posonlyargs + node.args.args
+                    pairs += [([a.arg], d) for a, d in zip(positional[len(positional) - len(node.args.defaults):],
+                                                           node.args.defaults)]
+                    pairs += [([a.arg], d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+                for names, value in pairs:
+                    paths = _paths_in(value, aliases)
+                    if paths:
+                        for name in names:
+                            changed |= bind(name, paths)
+        if not changed:
+            break
     return aliases
+
+
+def _module_path(path: str) -> bool:
+    try:
+        return isinstance(resolve(path), type(os))
+    except (ImportError, AttributeError, ValueError):
+        return False
 
 
 def _is_forbidden(path: str, forbidden: tuple[str, ...]) -> str | None:
@@ -97,6 +163,7 @@ def static_findings(source: str, context: list[str], forbidden: tuple[str, ...])
         except SyntaxError:
             pass
     aliases = _aliases(trees)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     found: list[str] = []
 
     def add(message: str) -> None:
@@ -127,31 +194,41 @@ def static_findings(source: str, context: list[str], forbidden: tuple[str, ...])
                     if hit:
                         add(f"imports {hit}, which this task asks you to write yourself")
         if isinstance(node, ast.Attribute):
-            path = _dotted(node, aliases)
-            if path == "sys" or (path or "").startswith("sys."):
-                if path.split(".")[1] in BANNED_SYS:
+            for path in sorted(_dotted(node, aliases)):
+                if path.startswith("sys.") and path.split(".")[1] in BANNED_SYS:
                     add(f"uses {path}")
+            if node.attr in BANNED_ATTRIBUTES:
+                add(f"uses the attribute {node.attr}")
         if isinstance(node, (ast.Attribute, ast.Name)):
-            path = _dotted(node, aliases)
-            hit = path and _is_forbidden(path, forbidden)
-            if hit:
-                add(f"uses {hit}, which this task asks you to write yourself")
+            paths = _dotted(node, aliases)
+            for path in sorted(paths):
+                hit = _is_forbidden(path, forbidden)
+                if hit:
+                    add(f"uses {hit}, which this task asks you to write yourself")
+            if not isinstance(parents.get(node), ast.Attribute):
+                # a module that holds what the task must not call, as a value (in a list, a default
+                # argument, a call): what is taken from it later cannot be followed
+                for path in sorted(paths):
+                    if any(e == path or e.startswith(path + ".") for e in forbidden) and _module_path(path):
+                        add(f"uses the module {path} as a value, which the grader does not accept")
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
             if len(node.args) < 2 or not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
                 add("uses getattr() with a computed name")
             else:
-                base = _dotted(node.args[0], aliases)
-                hit = base and _is_forbidden(f"{base}.{node.args[1].value}", forbidden)
-                if hit:
-                    add(f"uses {hit}, which this task asks you to write yourself")
+                for base in sorted(_dotted(node.args[0], aliases)):
+                    path = f"{base}.{node.args[1].value}"
+                    hit = _is_forbidden(path, forbidden)
+                    if hit:
+                        add(f"uses {hit}, which this task asks you to write yourself")
+                    elif any(e == path or e.startswith(path + ".") for e in forbidden) and _module_path(path):
+                        add(f"uses the module {path} as a value, which the grader does not accept")
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in targets:
                 while isinstance(target, ast.Subscript):
                     target = target.value
                 if isinstance(target, ast.Attribute):
-                    path = _dotted(target.value, aliases)
-                    if path is not None:
+                    for path in sorted(_dotted(target.value, aliases)):
                         add(f"assigns to {path}.{target.attr}: a submission may not change the libraries")
     return found
 

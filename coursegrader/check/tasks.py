@@ -35,6 +35,10 @@ class Task:
     #: ``check(actual, expected, call, task)`` for one case, where :func:`~coursegrader.check.compare.compare`
     #: does not fit (random results: a statistical check of the student's values against the reference's setting)
     check: Callable | None = None
+    #: The other tasks this one is meant to build on (as the notebook says): while it is checked
+    #: they are the references, so that it is graded on its own. Every other task keeps the
+    #: student's own version: a task cannot borrow a reference it was not lent.
+    lends: tuple[str, ...] = ()
 
 
 def attempt(function: Callable, *args, **kwargs) -> object:
@@ -80,6 +84,17 @@ def seed_for(secret: str, assignment: str, student: str, notebook: str) -> int:
     fields = json.dumps([secret, assignment, student, notebook])  # unambiguous, whatever the names hold
     digest = hashlib.sha256(fields.encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**64 - 2**16)
+
+
+def probe_key(seed: int, task: str) -> int:
+    """The key one task's probe draws its inputs from, derived one-way from the submission's seed.
+
+    The fresh run receives only these keys: the student's process learns the inputs of its own
+    tasks (it is called with them anyway), never the seed, another submission's inputs or the
+    secret. Below 2**63 less a margin, so that a probe may add a small salt to it.
+    """
+    digest = hashlib.sha256(json.dumps([int(seed), task]).encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**63 - 2**16)
 
 
 def course_secret(path: Path) -> str:

@@ -15,7 +15,7 @@ from coursegrader import contracts
 from coursegrader.check.compare import group_message, kind_of_mistake, reference_observations
 from coursegrader.check.fresh_run import FreshRun, notebook_cells
 from coursegrader.check.static import static_findings
-from coursegrader.check.tasks import specification
+from coursegrader.check.tasks import probe_key, specification
 
 
 @dataclass
@@ -42,6 +42,7 @@ class PendingCheck:
     static: dict[str, list[str]]
     run: FreshRun | None
     started: float
+    keys: dict[str, int] = field(default_factory=dict)  # each task's probe key
     #: the references' observations, computed in this process while the notebook and the fresh run run
     expected: Future | None = None
 
@@ -50,8 +51,8 @@ class PendingCheck:
         tasks = specification(self.assignment)
         if not tasks or self.run is None:
             return verdicts
-        problem = self.run.finish()
-        expected = self.expected.result() if self.expected is not None else reference_observations(self.assignment, self.seed)
+        results, problem = self.run.finish()
+        expected = self.expected.result() if self.expected is not None else reference_observations(self.assignment, self.keys)
         try:
             for name, task in tasks.items():
                 for group in contracts.GROUPS:
@@ -65,7 +66,7 @@ class PendingCheck:
                     elif problem:
                         message = problem
                     else:
-                        message, compared = group_message(self.run.out, name, group, expected[name][group], task)
+                        message, compared = group_message(results, name, group, expected[name][group], task)
                     if message:
                         verdicts.failures[(name, group)] = message
                         verdicts.for_student[(name, group)] = (
@@ -89,12 +90,13 @@ def start(assignment: str, notebook, seed: int, cell_timeout: float | None = Non
     static = {name: static_findings(sources[name], context, task.forbidden) if name in sources else []
               for name, task in tasks.items()}
     run = expected = None
+    keys = {name: probe_key(seed, name) for name in tasks}
     if tasks:
-        request = contracts.FreshRunRequest(assignment=assignment, cells=cells, seed=seed, cell_timeout=timeout)
+        request = contracts.FreshRunRequest(assignment=assignment, cells=cells, keys=keys, cell_timeout=timeout)
         # each cell and each probe may take a cell timeout; the run as a whole gets two and a minute
         run = FreshRun(request, wall=timeout * 2 + 60)
-        expected = _REFERENCES.submit(reference_observations, assignment, seed)
-    return PendingCheck(assignment, seed, cells, sources, static, run, started, expected)
+        expected = _REFERENCES.submit(reference_observations, assignment, keys)
+    return PendingCheck(assignment, seed, cells, sources, static, run, started, keys=keys, expected=expected)
 
 
 # One thread: the references of one submission at a time, while its notebook runs in the kernel.

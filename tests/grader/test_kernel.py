@@ -18,7 +18,7 @@ def test_the_kernel_command_runs_in_the_sandbox_on_its_private_connection_file()
         assert manager.transport == "ipc" and manager.kernel_spec.interrupt_mode == "message"
         manager.write_connection_file()
         argv = manager.format_kernel_cmd()
-        private = Path(manager.ip).parent
+        private = Path(manager.ip).parent.parent  # the kernel's sockets live in private/ipc
         assert Path(argv[0]).name in ("bwrap", "sh")  # bwrap, or the shell that joins the cgroup first
         assert "bwrap" in " ".join(argv) and "--unshare-all" in argv
         assert str(private / "connection.json") in argv and manager.connection_file not in argv

@@ -1,4 +1,5 @@
 """The sandbox: what it hides, shows and limits, checked by running Python inside it."""
+import os
 import shutil
 import subprocess
 import sys
@@ -11,20 +12,58 @@ from coursegrader import sandbox
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
 
-def test_parents_are_hidden_before_their_children(monkeypatch, tmp_path):
-    secret = tmp_path / "course"
-    secret.mkdir()
-    monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(secret))
-    hidden = sandbox.hidden_paths()
-    assert hidden.index(Path("/tmp")) < hidden.index(secret.resolve())
-
-
 def test_secrets_are_never_shown_again(monkeypatch):
     # Even when the course holds the Python installation, nnlab or the grader, it stays hidden.
     root = Path(sandbox.__file__).resolve().parents[1]
     monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(root))
-    needed = sandbox._needed_inside([Path("/")])
-    assert all(root != p and root not in p.parents and p not in root.parents for p in needed)
+    shown = sandbox.shown_paths()
+    assert all(root != p and root not in p.parents and p not in root.parents for p in shown)
+
+
+def test_only_an_allow_list_is_shown():
+    shown = sandbox.shown_paths()
+    assert Path("/usr") in shown and Path(sandbox.__file__).resolve().parent in shown
+    for absent in ("/run", "/home", "/var", "/root", "/etc", "/sys", "/mnt", "/opt", "/srv"):
+        assert Path(absent) not in shown
+
+
+def _run(probe: str, tmp_path: Path, limits: sandbox.Limits = sandbox.Limits(), group=None, **env) -> str:
+    """Run ``probe`` in a sandbox; returns what it printed (written where the test can read it)."""
+    private = tmp_path / "private"
+    (private / "work").mkdir(parents=True, exist_ok=True)
+    (private / "out").mkdir(exist_ok=True)
+    log = private / "out" / "log"
+    script = f"import sys\nsys.stdout = open({str(log)!r}, 'w', buffering=1)\n" + probe
+    command = sandbox.command([sys.executable, "-c", script], private, limits, group, writable=("out",))
+    subprocess.run(command, timeout=120, check=True, env={**os.environ, **env})
+    return log.read_text()
+
+
+@needs_bwrap
+def test_sandboxed_code_sees_no_socket_no_home_and_only_allowed_variables(monkeypatch, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    monkeypatch.setenv("NNLAB_GRADEBOOK_URL", "postgresql://grader:password@/course")
+    monkeypatch.setenv("SECRET_TOKEN", "abc")
+    probe = ("import os\nprint(sorted(os.environ))\n"
+             "print([p for p in ('/run', '/home', '/var', '/etc/shadow', os.path.expanduser('~root')) if os.path.exists(p)])\n")
+    out = _run(probe, tmp_path).splitlines()
+    variables = eval(out[0])
+    assert "NNLAB_GRADEBOOK_URL" not in variables and "SECRET_TOKEN" not in variables
+    assert set(variables) <= {"HOME", "TMPDIR", "PATH", "PWD", "MPLCONFIGDIR", "NNLAB_PROGRESS", "NNLAB_CACHE",
+                              "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "XDG_CACHE_HOME", *sandbox.PASSED_VARIABLES,
+                              "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}  # the last two: set by torch on import
+    assert eval(out[1]) == [] or eval(out[1]) == ["/root"]  # /root only where the Python installation lives in it
+
+
+@needs_bwrap
+def test_scratch_space_is_capped_and_private_is_read_only(tmp_path):
+    probe = ("import os\nwritten = 0\ntry:\n    with open('big', 'wb') as f:\n        for _ in range(64):\n"
+             "            f.write(b'x' * 2**20)\n            f.flush()\n            written += 1\nexcept OSError:\n    pass\n"
+             "print(written)\ntry:\n    open('../escape', 'w')\n    print('wrote outside')\nexcept OSError:\n    print('read-only')\n")
+    out = _run(probe, tmp_path, sandbox.Limits(disk=16 * 2**20)).split()
+    assert int(out[0]) < 17 and out[1] == "read-only"
+    assert not (tmp_path / "private" / "escape").exists()
 
 
 def test_limits_read_the_environment(monkeypatch):
@@ -40,17 +79,12 @@ def test_sandboxed_python_imports_nnlab_and_the_fresh_run_but_not_the_course(mon
     course.mkdir()
     (course / "solution.txt").write_text("secret")
     monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(course))
-    private = tmp_path / "private"
-    (private / "work").mkdir(parents=True)
     probe = (
-        "import os, nnlab.grading, coursegrader.check.runner; "
-        f"print('visible' if os.path.exists({str(course / 'solution.txt')!r}) else 'hidden'); "
-        "open('mine.txt', 'w').write('ok')"
+        "import os, nnlab.grading, coursegrader.check.runner\n"
+        f"print('visible' if os.path.exists({str(course / 'solution.txt')!r}) else 'hidden')\n"
+        "open('mine.txt', 'w').write('ok')\nprint(open('mine.txt').read())\n"
     )
-    command = sandbox.command([sys.executable, "-c", probe], private, sandbox.Limits(), None)
-    assert subprocess.run(command, timeout=120).returncode == 0
-    assert (private / "output.log").read_text().strip() == "hidden"
-    assert (private / "work" / "mine.txt").read_text() == "ok"  # its own scratch space is writable
+    assert _run(probe, tmp_path).split() == ["hidden", "ok"]  # its own scratch space is writable
 
 
 @needs_bwrap
@@ -64,15 +98,11 @@ def test_dataset_cache_is_shared_read_only(monkeypatch, tmp_path):
     course.mkdir()
     monkeypatch.setenv("NNLAB_CACHE", str(cache))
     monkeypatch.setenv("NNLAB_SANDBOX_HIDE", str(course))
-    private = tmp_path / "private"
-    (private / "work").mkdir(parents=True)
     probe = (
         "import os, nnlab.data; d = nnlab.data.cache_dir(); print(open(d / 'data.npz').read())\n"
         "try:\n    open(d / 'data.npz', 'w').write('poisoned')\nexcept OSError:\n    print('read-only')\n"
     )
-    command = sandbox.command([sys.executable, "-c", probe], private, sandbox.Limits(), None)
-    assert subprocess.run(command, timeout=120).returncode == 0
-    assert (private / "output.log").read_text().split() == ["arrays", "read-only"]
+    assert _run(probe, tmp_path).split() == ["arrays", "read-only"]
     assert (cache / "data.npz").read_text() == "arrays"
 
 
@@ -97,20 +127,41 @@ def test_limits_default_to_the_documented_values(monkeypatch):
 
 @needs_bwrap
 def test_processes_beyond_the_cgroup_limit_are_refused(tmp_path):
-    group = sandbox.process_cgroup(8)
-    if group is None:
+    limits = sandbox.Limits(processes=8)
+    group = sandbox.process_cgroup(limits)
+    if group is None or "processes" not in group.caps:
         pytest.skip("no pids cgroup can be made here")
-    private = tmp_path / "private"
-    (private / "work").mkdir(parents=True)
     probe = ("import os, time\nborn = 0\ntry:\n    for _ in range(50):\n        if os.fork() == 0:\n"
              "            time.sleep(5)\n            os._exit(0)\n        born += 1\nexcept OSError:\n    pass\nprint(born)\n")
-    command = sandbox.command([sys.executable, "-c", probe], private, sandbox.Limits(processes=8), group)
     try:
-        assert subprocess.run(command, timeout=120).returncode == 0
-        assert int((private / "output.log").read_text().split()[-1]) < 8
+        assert int(_run(probe, tmp_path, limits, group).split()[-1]) < 8
     finally:
         sandbox.kill_cgroup(group)
-    assert not group.exists()
+    assert not any(path.exists() for path in group.paths)
+
+
+@needs_bwrap
+def test_memory_is_capped_for_the_sandbox_as_a_whole(tmp_path):
+    # Four processes of 100 MiB each, each within its own address-space limit: together they
+    # pass the sandbox's 256 MiB, and the cgroup stops them.
+    limits = sandbox.Limits(memory=256 * 2**20, processes=64)
+    group = sandbox.process_cgroup(limits)
+    if group is None or "memory" not in group.caps:
+        pytest.skip("no memory cgroup can be made here")
+    probe = ("import os, time\nkids = []\nfor _ in range(4):\n    pid = os.fork()\n    if pid == 0:\n"
+             "        block = bytearray(100 * 2**20)\n        for i in range(0, len(block), 4096):\n            block[i] = 1\n"
+             "        time.sleep(1)\n        os._exit(0)\n    kids.append(pid)\n"
+             "codes = [os.waitstatus_to_exitcode(os.waitpid(k, 0)[1]) for k in kids]\nprint(sum(c != 0 for c in codes))\n")
+    try:
+        assert int(_run(probe, tmp_path, sandbox.Limits(memory=2 * 2**30, processes=64), group).split()[-1]) >= 1
+    finally:
+        sandbox.kill_cgroup(group)
+
+
+def test_missing_caps_are_named(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox, "CGROUP_ROOT", tmp_path)  # no cgroup file system at all
+    warning = sandbox.caps_warning(sandbox.Limits())
+    assert "memory, cpu, processes" in warning and "address space" in warning
 
 
 def test_missing_bubblewrap_is_explained(monkeypatch):

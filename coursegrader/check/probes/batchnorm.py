@@ -85,5 +85,5 @@ def probe_BatchNorm1d(cls, seed):
 
 TASKS = {
     "batchnorm_forward": Task(probe_batchnorm_forward, "nnlab.normalization.batchnorm_forward", FORBIDDEN, rtol=1e-6, atol=1e-9),
-    "BatchNorm1d": Task(probe_BatchNorm1d, "nnlab.normalization.BatchNorm1d", FORBIDDEN, rtol=1e-5, atol=1e-6),
+    "BatchNorm1d": Task(probe_BatchNorm1d, "nnlab.normalization.BatchNorm1d", FORBIDDEN, lends=("batchnorm_forward",), rtol=1e-5, atol=1e-6),
 }

@@ -88,6 +88,8 @@ def probe_clip_grad_norm_(clip, seed):
 TASKS = {
     "clip_by_value": Task(probe_clip_by_value, "nnlab.clipping.clip_by_value", FORBIDDEN),
     "clip_by_norm": Task(probe_clip_by_norm, "nnlab.clipping.clip_by_norm", FORBIDDEN),
-    "clip_by_global_norm": Task(probe_clip_by_global_norm, "nnlab.clipping.clip_by_global_norm", FORBIDDEN, rtol=1e-5),
-    "clip_grad_norm_": Task(probe_clip_grad_norm_, "nnlab.clipping.clip_grad_norm_", FORBIDDEN, rtol=1e-5),
+    "clip_by_global_norm": Task(probe_clip_by_global_norm, "nnlab.clipping.clip_by_global_norm", FORBIDDEN,
+                                lends=("clip_by_norm", "clip_by_value"), rtol=1e-5),
+    "clip_grad_norm_": Task(probe_clip_grad_norm_, "nnlab.clipping.clip_grad_norm_", FORBIDDEN,
+                            lends=("clip_by_value", "clip_by_norm", "clip_by_global_norm"), rtol=1e-5),
 }

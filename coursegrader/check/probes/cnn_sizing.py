@@ -75,6 +75,7 @@ def probe_receptive_field(field, seed):
 TASKS = {
     "conv_output_size": Task(probe_conv_output_size, "nnlab.cnn_sizing.conv_output_size", FORBIDDEN),
     "conv_params": Task(probe_conv_params, "nnlab.cnn_sizing.conv_params", FORBIDDEN),
-    "separable_conv_params": Task(probe_separable_conv_params, "nnlab.cnn_sizing.separable_conv_params", FORBIDDEN),
+    "separable_conv_params": Task(probe_separable_conv_params, "nnlab.cnn_sizing.separable_conv_params", FORBIDDEN,
+                                  lends=("conv_params",)),
     "receptive_field": Task(probe_receptive_field, "nnlab.cnn_sizing.receptive_field", FORBIDDEN),
 }

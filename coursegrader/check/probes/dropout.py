@@ -110,5 +110,5 @@ def probe_Dropout(cls, seed):
 
 TASKS = {
     "dropout": Task(probe_dropout, "nnlab.dropout.dropout", FORBIDDEN, check=check),
-    "Dropout": Task(probe_Dropout, "nnlab.dropout.Dropout", FORBIDDEN, check=check),
+    "Dropout": Task(probe_Dropout, "nnlab.dropout.Dropout", FORBIDDEN, check=check, lends=("dropout",)),
 }

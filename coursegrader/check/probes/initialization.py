@@ -78,8 +78,8 @@ def probe_lecun_normal_(initializer, seed):
 
 TASKS = {
     "fans": Task(probe_fans, "nnlab.init.fans", FORBIDDEN),
-    "xavier_uniform_": Task(_xavier("uniform"), "nnlab.init.xavier_uniform_", FORBIDDEN),
-    "xavier_normal_": Task(_xavier("normal"), "nnlab.init.xavier_normal_", FORBIDDEN),
-    "he_normal_": Task(probe_he_normal_, "nnlab.init.he_normal_", FORBIDDEN),
-    "lecun_normal_": Task(probe_lecun_normal_, "nnlab.init.lecun_normal_", FORBIDDEN),
+    "xavier_uniform_": Task(_xavier("uniform"), "nnlab.init.xavier_uniform_", FORBIDDEN, lends=("fans",)),
+    "xavier_normal_": Task(_xavier("normal"), "nnlab.init.xavier_normal_", FORBIDDEN, lends=("fans",)),
+    "he_normal_": Task(probe_he_normal_, "nnlab.init.he_normal_", FORBIDDEN, lends=("fans",)),
+    "lecun_normal_": Task(probe_lecun_normal_, "nnlab.init.lecun_normal_", FORBIDDEN, lends=("fans",)),
 }

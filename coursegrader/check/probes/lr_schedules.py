@@ -84,5 +84,5 @@ TASKS = {
     "exponential_decay": Task(_decay("exponential_decay", 72), "nnlab.schedules.exponential_decay", FORBIDDEN, rtol=1e-9, atol=1e-15),
     "inverse_time_decay": Task(_decay("inverse_time_decay", 73), "nnlab.schedules.inverse_time_decay", FORBIDDEN, rtol=1e-9, atol=1e-15),
     "warmup_cosine": Task(probe_warmup_cosine, "nnlab.schedules.warmup_cosine", FORBIDDEN, rtol=1e-6, atol=1e-12),
-    "WarmupCosine": Task(probe_WarmupCosine, "nnlab.schedules.WarmupCosine", FORBIDDEN, rtol=1e-9, atol=1e-15),
+    "WarmupCosine": Task(probe_WarmupCosine, "nnlab.schedules.WarmupCosine", FORBIDDEN, lends=("warmup_cosine",), rtol=1e-9, atol=1e-15),
 }

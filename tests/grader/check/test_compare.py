@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
 import torch
 
-from coursegrader import contracts
-from coursegrader.check.compare import (Mismatch, Refused, compare, compare_group, group_message, kind_of_mistake,
-                                        read_regular_file, validate_observations)
+from coursegrader.check.compare import (Mismatch, compare, compare_group, group_message, kind_of_mistake,
+                                        validate_observations)
+from coursegrader.check.fresh_run import Results
 from coursegrader.check.tasks import Task
 from nnlab import grading
 
@@ -63,36 +62,27 @@ def test_objects_of_the_students_own_classes_do_not_come_back():
             torch.load(buffer, weights_only=True)
 
 
-def test_group_message_reads_the_runs_files(tmp_path):
+def _saved(value) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
+
+
+def test_group_message_judges_what_the_run_sent_back():
     expected = [{"call": "f(1)", "result": 1}]
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("f did not run in the grader's own run of your code", False)
-    torch.save({"visible": [{"call": "f(1)", "result": 1}]}, tmp_path / contracts.observations_file("f"))
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("", False)
-    assert "did not all run" in group_message(tmp_path, "f", "hidden", expected, TASK)[0]
-    torch.save({"visible": [{"call": "f(1)", "result": 2}]}, tmp_path / contracts.observations_file("f"))
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("f(1) returned 2; expected 1", True)
-    torch.save({"visible": [{"call": "f(1)", "result": Liar(1)}]}, tmp_path / contracts.observations_file("f"))
-    assert "other than plain tensors" in group_message(tmp_path, "f", "visible", expected, TASK)[0]
-    (tmp_path / contracts.error_file("f")).write_text("f is not defined after running your cells")
-    assert group_message(tmp_path, "f", "visible", expected, TASK) == ("f is not defined after running your cells", False)
-
-
-def test_the_runs_folder_is_read_without_following_links_or_blocking(tmp_path):
-    secret = tmp_path / "secret"
-    secret.write_text("course secret")
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "link").symlink_to(secret)
-    os.mkfifo(out / "fifo")  # no writer: reading it would block
-    (out / "big").write_bytes(b"x" * 101)
-    (out / "small").write_bytes(b"fine")
-    assert read_regular_file(out / "small", 100) == b"fine" and read_regular_file(out / "absent", 100) is None
-    for name, reason in [("link", "not a plain file"), ("fifo", "not a plain file"), ("big", "more than the 100")]:
-        with pytest.raises(Refused, match=reason):
-            read_regular_file(out / name, 100)
-    os.symlink("/dev/zero", out / contracts.error_file("f"))
-    message, compared = group_message(out, "f", "visible", [], TASK)
-    assert "does not read" in message and "course secret" not in message and not compared
+    results = Results()
+    assert group_message(results, "f", "visible", expected, TASK) == ("f did not run in the grader's own run of your code", False)
+    results.observations["f"] = _saved({"visible": [{"call": "f(1)", "result": 1}]})
+    assert group_message(results, "f", "visible", expected, TASK) == ("", False)
+    assert "did not all run" in group_message(results, "f", "hidden", expected, TASK)[0]
+    results.observations["f"] = _saved({"visible": [{"call": "f(1)", "result": 2}]})
+    assert group_message(results, "f", "visible", expected, TASK) == ("f(1) returned 2; expected 1", True)
+    results.observations["f"] = _saved({"visible": [{"call": "f(1)", "result": Liar(1)}]})
+    assert "other than plain tensors" in group_message(results, "f", "visible", expected, TASK)[0]
+    results.errors["f"] = "f is not defined after running your cells"
+    assert group_message(results, "f", "visible", expected, TASK) == ("f is not defined after running your cells", False)
+    results.refused["f"] = "more than one result came back for f, which the grader does not accept"
+    assert "more than one result" in group_message(results, "f", "visible", expected, TASK)[0]
 
 
 def test_tensors_not_stored_in_full_are_refused_before_any_arithmetic():

@@ -26,8 +26,8 @@ def test_a_fresh_run_nobody_finished_is_stopped_by_the_next():
     # The notebook's kernel died before the check was judged: its fresh run must not keep
     # running (or keep its sandbox) while the next submission is graded.
     cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
-    first = FreshRun(contracts.FreshRunRequest("initialization", cells, 1, 600), wall=900)
-    second = FreshRun(contracts.FreshRunRequest("initialization", [], 1, 60), wall=120)
+    first = FreshRun(contracts.FreshRunRequest("initialization", cells, {}, 600), wall=900)
+    second = FreshRun(contracts.FreshRunRequest("initialization", [], {}, 60), wall=120)
     try:
         assert first.process.poll() is not None and not first.private.exists()
         assert first not in FreshRun._unfinished and second in FreshRun._unfinished
@@ -38,9 +38,9 @@ def test_a_fresh_run_nobody_finished_is_stopped_by_the_next():
 @pytest.mark.slow
 def test_a_run_past_its_wall_time_is_stopped_and_says_so():
     cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
-    run = FreshRun(contracts.FreshRunRequest("initialization", cells, 1, 600), wall=5)
+    run = FreshRun(contracts.FreshRunRequest("initialization", cells, {}, 600), wall=5)
     try:
-        assert run.finish() == "the grader's own run of your code did not finish within 5 s"
+        assert run.finish()[1] == "the grader's own run of your code did not finish within 5 s"
         assert run.process.poll() is not None and run not in FreshRun._unfinished
     finally:
         run.stop()

@@ -1,65 +1,146 @@
-"""The fresh run's process: tripwires that catch delegation, and what it writes for each task."""
+"""The fresh run's process: what it sends back for each task, and the tripwires that catch delegation."""
 from __future__ import annotations
+
+import io
 
 import pytest
 import torch
 
 from coursegrader import contracts
 from coursegrader.check import runner
-from coursegrader.check.fresh_run import FreshRun, notebook_cells
+from coursegrader.check.fresh_run import FreshRun, notebook_cells, read_results
+from coursegrader.check.tasks import probe_key, specification
 from nnlab import grading
 
 
 def _request(cells, seed=5, timeout=60.0):
-    return contracts.FreshRunRequest(assignment="initialization", cells=cells, seed=seed, cell_timeout=timeout)
+    keys = {name: probe_key(seed, name) for name in specification("initialization")}
+    return contracts.FreshRunRequest(assignment="initialization", cells=cells, keys=keys, cell_timeout=timeout)
+
+
+def _with_cell(notebook, name, source):
+    cells, _ = notebook_cells(notebook)
+    for cell in cells:
+        if cell["name"] == name:
+            cell["source"] = source
+    return cells
 
 
 @pytest.mark.slow
-def test_tripwires_catch_references_captured_before_the_tests_and_calls_through_builtins(course_notebook):
-    # The fresh run on its own (the static check would refuse this cell first): a reference
-    # captured when the cell runs, called through map(), trips all the same.
-    cells, _ = notebook_cells(course_notebook("source", "initialization"))
+def test_tripwires_catch_delegation_however_it_is_called(course_notebook):
+    # The fresh run on its own (the static check would refuse these cells first): a reference
+    # captured as a default argument and called through torch's own decorator (the caller torch
+    # sees is torch's code), and one called through map(), trip all the same.
+    notebook = course_notebook("source", "initialization")
+    cells = _with_cell(notebook, "xavier_uniform_", (
+        "def xavier_uniform_(w, gain=1.0, _f=[torch.nn.init][0].xavier_uniform_):\n"
+        "    return torch.no_grad()(_f)(w, gain=gain)\n"))
     for cell in cells:
-        if cell["name"] == "xavier_uniform_":
-            cell["source"] = ("helpers = [torch.nn.init.xavier_uniform_]\n"
-                              "def xavier_uniform_(weight, gain=1.0):\n"
+        if cell["name"] == "xavier_normal_":
+            cell["source"] = ("helpers = [torch.nn.init.xavier_normal_]\n"
+                              "def xavier_normal_(weight, gain=1.0):\n"
                               "    return list(map(lambda f: f(weight, gain=gain), helpers))[0]\n")
     run = FreshRun(_request(cells), wall=120)
     try:
-        assert run.finish() == ""
-        message = (run.out / contracts.error_file("xavier_uniform_")).read_text()
-        assert message.startswith("xavier_uniform_: your code called torch.nn.init.xavier_uniform_")
-        assert grading.NO_CREDIT in message
-        for other in ("fans", "he_normal_"):  # the other tasks ran normally
-            assert (run.out / contracts.observations_file(other)).exists()
-        assert (run.out / contracts.DONE_FILE).exists()
+        results, problem = run.finish()
+        assert problem == "" and results.done
+        for task in ("xavier_uniform_", "xavier_normal_"):
+            message = results.errors[task]
+            assert message.startswith(f"{task}: your code called torch.nn.init.{task}"), message
+            assert grading.NO_CREDIT in message
+        assert {"fans", "he_normal_", "lecun_normal_"} <= set(results.observations)  # the other tasks ran normally
     finally:
         run.stop()
 
 
 @pytest.mark.slow
-def test_a_task_that_is_never_defined_says_which_cell_failed(course_notebook):
-    cells, _ = notebook_cells(course_notebook("source", "initialization"))
-    for cell in cells:
-        if cell["name"] == "fans":
-            cell["source"] = "raise RuntimeError('unfinished')\n"
+def test_a_task_borrows_only_the_references_it_is_lent(course_notebook):
+    # lecun_normal_ written through xavier_normal_ with a stub xavier_normal_: the stub is what
+    # it gets (only fans is lent to the initializers), so it fails like the stub.
+    notebook = course_notebook("source", "initialization")
+    cells = _with_cell(notebook, "lecun_normal_", (
+        "def xavier_normal_(weight, gain=1.0):\n    raise NotImplementedError\n"
+        "def lecun_normal_(weight):\n    fan_in, fan_out = fans(weight)\n"
+        "    return xavier_normal_(weight, gain=math.sqrt((fan_in + fan_out) / (2 * fan_in)))\n"))
     run = FreshRun(_request(cells), wall=120)
     try:
-        assert run.finish() == ""
-        assert (run.out / contracts.error_file("fans")).read_text() == (
-            "fans is not defined after running your cells (the cell fans raised RuntimeError)")
+        results, problem = run.finish()
+        assert problem == ""
+        observed = torch.load(io.BytesIO(results.observations["lecun_normal_"]), weights_only=True)
+        assert observed["visible"][0]["result"] == {contracts.RAISED: "NotImplementedError"}
     finally:
         run.stop()
 
 
-def test_tripwires_refuse_student_callers_and_pass_everyone_else():
-    student_code = compile("def call(f, x):\n    return f(x)\n", f"{contracts.STUDENT_FILE}fans>", "exec")
+@pytest.mark.slow
+def test_the_run_learns_no_seed_and_results_written_after_its_end_are_ignored(course_notebook):
+    # The request arrives on standard input and is gone before the cells run; an atexit hook
+    # writing a frame to every open descriptor after the run's end changes nothing.
+    notebook = course_notebook("source", "initialization")
+    spy = (
+        "import os, sys, atexit\n"
+        "_request = sys.stdin.read()\n"
+        "def fans(weight):\n"
+        "    if _request:\n        raise RuntimeError(_request)\n"
+        "    return weight.shape[1] * math.prod(weight.shape[2:]), weight.shape[0] * math.prod(weight.shape[2:])\n"
+        "def _forge():\n"
+        "    for fd in range(3, 64):\n"
+        "        try:\n"
+        f"            os.write(fd, {contracts.frame(contracts.ERROR, 'fans', b'forged')!r})\n"
+        "        except OSError:\n            pass\n"
+        "atexit.register(_forge)\n")
+    cells = _with_cell(notebook, "fans", spy)
+    run = FreshRun(_request(cells, seed=123456789), wall=120)
+    try:
+        results, problem = run.finish()
+        assert problem == "" and results.done
+        assert "fans" in results.observations and "fans" not in results.errors and not results.refused
+    finally:
+        run.stop()
+
+
+def test_results_are_read_bounded_and_a_second_frame_for_a_task_voids_it():
+    def stream(*frames):
+        return io.BytesIO(b"".join(frames))
+
+    tasks = {"f", "g"}
+    ok = contracts.frame(contracts.OBSERVATIONS, "f", b"data")
+    results = read_results(stream(ok, contracts.frame(contracts.ERROR, "g", b"oops"), contracts.frame(contracts.DONE, "", b"")), tasks)
+    assert results.done and results.observations == {"f": b"data"} and results.errors == {"g": "oops"}
+    # a frame written before the run's own (by the student's code) makes two: the task has no result
+    results = read_results(stream(ok, ok, contracts.frame(contracts.DONE, "", b"")), tasks)
+    assert results.done and "f" not in results.observations and "more than one result" in results.refused["f"]
+    # a frame announcing more than the limit is skipped unread; the rest is still read
+    huge = contracts.FRAME_HEADER.pack(contracts.ERROR, 1, contracts.MAX_ERROR_BYTES + 1) + b"g"
+    results = read_results(stream(huge + b"x" * (contracts.MAX_ERROR_BYTES + 1), ok, contracts.frame(contracts.DONE, "", b"")), tasks)
+    assert "more than the" in results.refused["g"] and results.observations == {"f": b"data"} and results.done
+    # anything that is not a frame for a task of the assignment ends the reading
+    assert read_results(stream(contracts.frame(contracts.OBSERVATIONS, "h", b"")), tasks).problem
+    assert read_results(stream(b"\x09garbage"), tasks).problem
+    # after DONE nothing is read
+    results = read_results(stream(contracts.frame(contracts.DONE, "", b""), ok), tasks)
+    assert results.done and not results.observations
+
+
+def test_tripwires_refuse_calls_with_student_code_anywhere_on_the_stack():
+    student_code = compile("def call(f, x):\n    return f(x)\ndef through(wrapper, f, x):\n    return wrapper(f)(x)\n",
+                           f"{contracts.STUDENT_FILE}fans>", "exec")
     namespace: dict = {}
     exec(student_code, namespace)
     guarded = runner._tripwire(torch.abs, "torch.abs")
     assert torch.equal(guarded(torch.tensor([-1.0])), torch.tensor([1.0]))  # a library call passes
     with pytest.raises(grading.DelegationError, match="your code called torch.abs"):
         namespace["call"](guarded, torch.tensor([-1.0]))
+    with pytest.raises(grading.DelegationError):  # the immediate caller is torch's decorator, not the student
+        namespace["through"](torch.no_grad(), guarded, torch.tensor([-1.0]))
+    # a lent reference may call what the student may not
+    lent = compile("def lent(f, x):\n    return f(x)\n", "<reference>", "exec")
+    exec(lent, namespace)
+    runner._LENT_CODE.update(runner._code_of(namespace["lent"]))
+    try:
+        assert torch.equal(namespace["call"](lambda x: namespace["lent"](guarded, x), torch.tensor([-2.0])), torch.tensor([2.0]))
+    finally:
+        runner._LENT_CODE.clear()
 
 
 def test_delegation_is_not_an_exception_a_student_could_swallow():

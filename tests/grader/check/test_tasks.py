@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from coursegrader.check.tasks import attempt, course_secret, resolve, seed_for, specification
+from coursegrader.check.tasks import attempt, course_secret, probe_key, resolve, seed_for, specification
 from nnlab import grading
 
 
@@ -46,3 +46,12 @@ def test_the_course_secret_is_made_once_and_kept(tmp_path):
 def test_specifications_come_from_the_probe_modules():
     assert set(specification("cnn_sizing")) == {"conv_output_size", "conv_params", "separable_conv_params", "receptive_field"}
     assert specification("no_such_assignment") is None
+
+
+def test_probe_keys_differ_by_task_and_seed_and_do_not_reveal_the_seed():
+    seed = seed_for("s", "initialization", "s001", "initialization")
+    keys = {task: probe_key(seed, task) for task in ("fans", "xavier_uniform_", "he_normal_")}
+    assert len(set(keys.values())) == 3 and seed not in keys.values()
+    assert probe_key(seed, "fans") == keys["fans"]  # regrading is repeatable
+    assert probe_key(seed + 1, "fans") != keys["fans"]
+    assert all(0 <= key < 2**63 - 2**16 for key in keys.values())  # a probe may add a salt and still seed torch
