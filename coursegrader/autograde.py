@@ -8,6 +8,8 @@ runs and judged right before the scores are saved (:mod:`coursegrader.check.nbgr
 """
 from __future__ import annotations
 
+import json
+
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
@@ -16,12 +18,48 @@ from coursegrader.check.nbgrader_steps import SaveVerifiedGrades, StartCheck, Ve
 from coursegrader.kernel import SandboxKernelManager
 
 
+#: Kinds of output a notebook's kernel sends, other than errors, counted against a cell's budget.
+_BUDGETED = ("stream", "display_data", "execute_result", "update_display_data")
+TRUNCATED = "... the grader kept only the first {limit} bytes of this cell's output ...\n"
+
+
+def _bounded_error(content: dict) -> dict:
+    """An error's content cut to a size the feedback can show (errors are always kept: they fail a test)."""
+    traceback = [str(line)[:2000] for line in list(content.get("traceback") or [])]
+    if len(traceback) > 50:
+        traceback = traceback[:25] + ["... traceback truncated by the grader ..."] + traceback[-24:]
+    return {**content, "ename": str(content.get("ename", ""))[:200], "evalue": str(content.get("evalue", ""))[:2000],
+            "traceback": traceback}
+
+
 class SandboxExecute(Execute):
-    """nbgrader's ``Execute`` with the kernel started in the sandbox."""
+    """nbgrader's ``Execute`` with the kernel started in the sandbox, and every cell's output
+    capped as it arrives (``contracts.MAX_CELL_OUTPUT_BYTES`` of streams, displays and results;
+    errors always kept, cut to size): a flood never reaches the grader's memory or the feedback."""
 
     def __init__(self, *args, **kwargs):
         kwargs["kernel_manager_class"] = SandboxKernelManager
         super().__init__(*args, **kwargs)
+        self._output_bytes: dict[int, int] = {}
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._output_bytes = {}
+        return super().preprocess(nb, resources, km)
+
+    def process_message(self, msg, cell, cell_index):
+        kind = msg.get("msg_type")
+        if kind == "error":
+            msg = {**msg, "content": _bounded_error(msg.get("content") or {})}
+        elif kind in _BUDGETED:
+            limit = contracts.MAX_CELL_OUTPUT_BYTES
+            used = self._output_bytes.get(cell_index, 0)
+            size = len(json.dumps(msg.get("content"), default=str))
+            self._output_bytes[cell_index] = used + size
+            if used + size > limit:
+                if used <= limit:
+                    cell.outputs.append(new_output("stream", name="stderr", text=TRUNCATED.format(limit=limit)))
+                return None
+        return super().process_message(msg, cell, cell_index)
 
 
 NOT_RUN = ("Not run by the grader: no autograded test comes after this cell, so it cannot change a score. "

@@ -45,7 +45,7 @@ SANDBOX_MEMORY = Setting("NNLAB_SANDBOX_MEMORY", "4G", "memory of one sandbox as
 #: Processes and threads of one sandbox, through a pids cgroup where one can be made.
 SANDBOX_PROCESSES = Setting("NNLAB_SANDBOX_PROCESSES", "256", "processes and threads allowed in one sandbox")
 #: CPUs one sandbox may use at once, through a cgroup: a busy submission cannot starve its neighbours.
-SANDBOX_CPUS = Setting("NNLAB_SANDBOX_CPUS", "1", "CPUs one sandbox may use at once (e.g. 1, 0.5)")
+SANDBOX_CPUS = Setting("NNLAB_SANDBOX_CPUS", "", "CPUs one sandbox may use at once (default: the cores divided by JOBS)")
 #: Size of one sandbox's scratch folder (a tmpfs), the only place it may write.
 SANDBOX_DISK = Setting("NNLAB_SANDBOX_DISK", "1G", "size of one sandbox's scratch folder (e.g. 1G, 256M)")
 #: Set by the grader for its workers, not by instructors: the course folder and the
@@ -199,6 +199,8 @@ MAX_ERROR_BYTES = 2000
 MAX_OBSERVATION_BYTES = 64 * 1024**2
 #: Elements of one observed tensor; each must also be stored in full (no stride-0 expansion).
 MAX_TENSOR_ELEMENTS = 4 * 1024**2
+#: Bytes of output one notebook cell may send while graded (streams, displays, results); the rest is dropped.
+MAX_CELL_OUTPUT_BYTES = 2 * 1024**2
 #: Length of a task's name in a frame.
 MAX_TASK_NAME = 200
 

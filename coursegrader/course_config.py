@@ -96,6 +96,8 @@ def environment(course: Path | None = None, jobs: int = 1) -> dict[str, str]:
         threads = str(max(1, (os.cpu_count() or 1) // jobs))
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             env.setdefault(name, threads)
+        # ... and each sandbox gets its share as a cap: a busy submission cannot starve its neighbours
+        env.setdefault(contracts.SANDBOX_CPUS.name, threads)
     if course is not None:
         env[contracts.SANDBOX_HIDE.name] = os.pathsep.join(str(p) for p in hidden_from_students(course))
     # nbgrader runs alembic as a subprocess: the environment's bin/ must be on PATH.

@@ -68,8 +68,11 @@ class Limits:
     @classmethod
     def from_environment(cls) -> "Limits":
         """``NNLAB_SANDBOX_MEMORY``, ``_PROCESSES``, ``_CPUS`` and ``_DISK`` (:mod:`coursegrader.contracts`)."""
+        cpus = float(contracts.SANDBOX_CPUS.get() or os.cpu_count() or 1)
+        if cpus <= 0:
+            raise ValueError(f"{contracts.SANDBOX_CPUS.name} must be positive, got {contracts.SANDBOX_CPUS.get()!r}")
         return cls(memory=_parse_size(contracts.SANDBOX_MEMORY.get()), processes=int(contracts.SANDBOX_PROCESSES.get()),
-                   cpus=float(contracts.SANDBOX_CPUS.get()), disk=_parse_size(contracts.SANDBOX_DISK.get()))
+                   cpus=cpus, disk=_parse_size(contracts.SANDBOX_DISK.get()))
 
 
 def enabled() -> bool:
@@ -108,7 +111,8 @@ SYSTEM_PATHS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", 
                 "/etc/ld.so.conf.d", "/etc/localtime", "/etc/nsswitch.conf", "/etc/passwd", "/etc/group",
                 "/etc/alternatives", "/etc/fonts", "/sys/devices/system/cpu")
 #: Variables passed from the grader's environment when set; every other one is dropped.
-PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "PYTHONPATH",
+PASSED_VARIABLES = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "PYTHONPATH",
                     "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE")
 
 
@@ -350,7 +354,9 @@ def command(argv: list[str], private: Path, limits: Limits, cgroup: Cgroup | Non
     args += ["--ro-bind", str(private), str(private)]
     for name in writable:
         args += ["--bind", str(private / name), str(private / name)]
-    args += ["--size", str(limits.disk), "--tmpfs", str(work), "--remount-ro", "/tmp"]
+    # the root bwrap builds (a tmpfs holding the mount points) and /tmp become read-only: nothing but
+    # the scratch tmpfs (and ``writable``) takes a write
+    args += ["--size", str(limits.disk), "--tmpfs", str(work), "--remount-ro", "/tmp", "--remount-ro", "/"]
     for name in PASSED_VARIABLES:
         if name in os.environ:
             args += ["--setenv", name, os.environ[name]]

@@ -115,6 +115,11 @@ import sys
 for _ in range(2_000_000):
     sys.stdout.write("flood " * 20 + "\\n")
 """,
+        "display_flood": """
+from IPython.display import display
+for _ in range(300):
+    display({"text/plain": "flood " * 200_000}, raw=True)  # 1.2 MB each: 360 MB in all
+""",
         "ignores_interrupts": """
 import signal
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -188,6 +193,18 @@ get_ipython().input_transformers_post.append(lambda lines: ["'ok'\\n"])
     "silence_tracebacks": ("initialization", "fans", WRONG_FANS + """
 get_ipython().showtraceback = lambda *args, **kwargs: None
 """),
+    "captured_default": ("initialization", "xavier_uniform_", """
+def xavier_uniform_(w, gain=1.0, _f=[torch.nn.init][0].xavier_uniform_):
+    return torch.no_grad()(_f)(w, gain=gain)
+"""),
+    "dead_import_shadows_torch": ("initialization", "xavier_normal_", """
+if False:
+    import math as torch
+
+
+def xavier_normal_(weight, gain=1.0):
+    return torch.nn.init.xavier_normal_(weight, gain=gain)
+"""),
     "hard_coded": ("initialization", "fans", """
 def fans(weight):
     if weight.dim() < 2:
@@ -222,32 +239,59 @@ def grad_norms(model):
 """),
 }
 
-def _grader_attacks(course: Path) -> dict[str, tuple[str, str]]:
-    """Student id -> (task, code appended to that task's correct solution cell). The code runs in
-    the independent check's fresh run (whose output folder is its last argument) and plants
-    there what the grader would read: a link to the probe secret, a FIFO, a tensor expanded
-    to billions of elements. Expected: that task scores 0, nothing leaks, nothing hangs."""
+def _grader_attacks(course: Path) -> dict[str, tuple[str, str, set[str]]]:
+    """Student id -> (task, code appended to that task's correct solution cell, the tasks that
+    must score 0). The code acts only in the independent check's fresh run: it tries to read
+    the probe secret into its error message, to send results of its own through the run's
+    pipe before the run does, and to rewrite them from an ``atexit`` hook after the run's end."""
     secret = course / ".nnlab-probe-secret"
-    in_the_run = "import os, sys\nif sys.argv[-1].endswith('observations'):\n"
+    in_the_run = "import os, sys, io, struct, atexit\nif sys.argv[0].endswith('runner.py'):\n"
+    forge = """\
+    def _forge(sample):
+        buffer = io.BytesIO()
+        result = {"sample": sample, "std": 1.0, "kind": "uniform", "returned_its_argument": True}
+        torch.save({"visible": [{"call": "x", "result": result}], "hidden": []}, buffer)
+        for name in ("fans", "xavier_uniform_"):
+            frame = struct.pack(">BHI", 1, len(name), len(buffer.getvalue())) + name.encode() + buffer.getvalue()
+            for fd in range(3, 64):
+                try:
+                    os.write(fd, frame)
+                except OSError:
+                    pass
+"""
     return {
-        "link_to_the_secret": ("fans", in_the_run + f"    os.symlink({str(secret)!r}, os.path.join(sys.argv[-1], 'fans.error'))\n"),
-        "fifo_as_error": ("fans", in_the_run + "    os.mkfifo(os.path.join(sys.argv[-1], 'fans.error'))\n"),
-        "expanded_tensor": ("xavier_uniform_", in_the_run + """\
-    import atexit
-    _out = sys.argv[-1]
+        "read_the_secret": ("fans", in_the_run + f"""\
+    try:
+        _secret = open({str(secret)!r}).read()
+    except OSError as error:
+        _secret = type(error).__name__
 
-    def _rewrite():
-        huge = torch.zeros(1).expand(2**31)  # 4 bytes stored, 8 GiB as float32, 16 GiB as float64
-        result = {"sample": huge, "std": 1.0, "kind": "uniform", "returned_its_argument": True}
-        torch.save({"visible": [{"call": "x", "result": result}], "hidden": []}, os.path.join(_out, "xavier_uniform_.pt"))
-
-    atexit.register(_rewrite)
-"""),
+    def fans(weight):
+        raise RuntimeError(_secret)
+""", {"fans"}),
+        "forged_frames": ("fans", in_the_run + forge + "    _forge(torch.ones(3))\n", {"fans"}),
+        "rewrite_after_the_end": ("xavier_uniform_", in_the_run + forge + """\
+    atexit.register(lambda: _forge(torch.zeros(1).expand(2**31)))  # 4 bytes stored, 8 GiB as float32
+""", set()),
     }
 
 
 # Tricks that also break the kernel for the submission's other tasks (a patched builtins.type).
 SELF_HARM = {"patch_builtins"}
+
+# Every later cell says 'ok'; lecun_normal_ is written through xavier_normal_, replaced by a stub.
+BORROWER = """
+get_ipython().input_transformers_post.append(lambda lines: ["'ok'\\n"])
+
+
+def xavier_normal_(weight, gain=1.0):
+    raise NotImplementedError
+
+
+def lecun_normal_(weight):
+    fan_in, fan_out = fans(weight)
+    return xavier_normal_(weight, gain=math.sqrt((fan_in + fan_out) / (2 * fan_in)))
+"""
 
 # A correct submission that records the hidden tests' code as they run and prints it in later cells.
 LEAK = """
@@ -312,14 +356,15 @@ def attacked_class(tmp_path_factory):
             folder = course / "submitted" / student / ASSIGNMENT
             folder.mkdir(parents=True)
             nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
-        for student, (task, code) in _grader_attacks(course).items():
+        for student, (task, code, _) in _grader_attacks(course).items():
             notebook = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
             cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == task)
             cell.source += "\n" + code
             folder = course / "submitted" / student / ASSIGNMENT
             folder.mkdir(parents=True)
             nbformat.write(notebook, folder / f"{ASSIGNMENT}.ipynb")
-        for student, (assignment, task, replacement) in {**CHEATS, "leak_to_feedback": (ASSIGNMENT, "fans", None)}.items():
+        borrower = {"borrows_a_reference": (ASSIGNMENT, "lecun_normal_", BORROWER)}
+        for student, (assignment, task, replacement) in {**CHEATS, **borrower, "leak_to_feedback": (ASSIGNMENT, "fans", None)}.items():
             notebook = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
             cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == task)
             cell.source = replacement.strip() if replacement else cell.source + "\n" + LEAK.strip()
@@ -385,7 +430,7 @@ def test_submissions_cannot_reach_the_network(attacked_class):
     assert connections == []
 
 
-@pytest.mark.parametrize("student", ["memory_hog", "output_flood"])
+@pytest.mark.parametrize("student", ["memory_hog", "output_flood", "display_flood"])
 def test_resource_abuse_stays_inside_its_own_cell(attacked_class, student):
     # The abuse comes after a correct `fans` in the same cell: the cell fails (or is cut
     # short), the function is defined, and grading of this and every other submission goes on.
@@ -420,10 +465,13 @@ def test_fork_bomb_is_contained(attacked_class):
     assert subprocess.run(["pgrep", "-f", "time.sleep.60"], capture_output=True).stdout == b""
 
 
-def test_output_flood_is_truncated(attacked_class):
+@pytest.mark.parametrize("student", ["output_flood", "display_flood"])
+def test_output_floods_are_cut_as_they_arrive(attacked_class, student):
     course, *_ = attacked_class
-    path = course / "autograded" / "output_flood" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    path = course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     assert path.stat().st_size < 5 * 1024**2
+    if student == "display_flood":  # (a stream flood's note is cut with its lines by nbgrader's LimitOutput)
+        assert "the grader kept only the first" in _outputs(course, student)
 
 
 def test_a_loop_that_ignores_interrupts_costs_only_that_submission(attacked_class):
@@ -490,18 +538,34 @@ def test_a_test_cells_own_result_does_not_override_the_check(attacked_class):
     assert scores["every_later_cell_says_ok"]["fans_visible"] == 0.0
 
 
-@pytest.mark.parametrize("student", ["link_to_the_secret", "fifo_as_error", "expanded_tensor"])
-def test_files_planted_for_the_grader_are_refused_and_leak_nothing(attacked_class, student):
+@pytest.mark.parametrize("student", ["read_the_secret", "forged_frames", "rewrite_after_the_end"])
+def test_the_fresh_run_cannot_read_the_secret_or_forge_its_results(attacked_class, student):
     course, outcomes, *_ = attacked_class
-    task = _grader_attacks(course)[student][0]
+    zeroed = _grader_attacks(course)[student][2]
     assert outcomes[student].status == "graded"  # nothing hung or exhausted the worker
     scores, maxima = _scores(course)
-    expected = {cell: (0.0 if cell.rpartition("_")[0] == task else points) for cell, points in maxima.items()}
+    expected = {cell: (0.0 if cell.rpartition("_")[0] in zeroed else points) for cell, points in maxima.items()}
     assert scores[student] == expected
     secret = (course / ".nnlab-probe-secret").read_text().strip()
     feedback = (course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     assert secret not in feedback and secret not in (course / "report" / "index.html").read_text()
     assert scores["instructor"] == maxima
+
+
+def test_the_secret_is_not_even_a_file_in_the_fresh_run(attacked_class):
+    course, *_ = attacked_class
+    path = course / "autograded" / "read_the_secret" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    verdict = json.loads(path.read_text())["metadata"]["nnlab_verification"]
+    assert "RuntimeError: FileNotFoundError" in verdict["failed"]["fans_visible"]
+
+
+def test_a_task_cannot_borrow_a_reference_it_is_not_lent(attacked_class):
+    # Every later cell says 'ok' (the notebook's tests pass), lecun_normal_ is written through
+    # a stub xavier_normal_: the check runs it with that stub, not with the reference.
+    course, outcomes, *_ = attacked_class
+    scores, maxima = _scores(course)
+    zeroed = {"xavier_normal_", "lecun_normal_"}
+    assert scores["borrows_a_reference"] == {c: (0.0 if c.rpartition("_")[0] in zeroed else p) for c, p in maxima.items()}
 
 
 def test_hidden_failures_tell_the_kind_of_mistake_not_the_hidden_inputs(attacked_class):

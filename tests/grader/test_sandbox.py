@@ -46,7 +46,9 @@ def test_sandboxed_code_sees_no_socket_no_home_and_only_allowed_variables(monkey
     monkeypatch.setenv("NNLAB_GRADEBOOK_URL", "postgresql://grader:password@/course")
     monkeypatch.setenv("SECRET_TOKEN", "abc")
     probe = ("import os\nprint(sorted(os.environ))\n"
-             "print([p for p in ('/run', '/home', '/var', '/etc/shadow', os.path.expanduser('~root')) if os.path.exists(p)])\n")
+             "print([p for p in ('/run', '/home', '/var', '/etc/shadow', os.path.expanduser('~root')) if os.path.exists(p)])\n"
+             "for target in ('/planted', '/etc/planted', '/usr/planted'):\n    try:\n        open(target, 'w')\n"
+             "        print('WROTE', target)\n    except OSError:\n        pass\nprint('end')\n")
     out = _run(probe, tmp_path).splitlines()
     variables = eval(out[0])
     assert "NNLAB_GRADEBOOK_URL" not in variables and "SECRET_TOKEN" not in variables
@@ -54,6 +56,7 @@ def test_sandboxed_code_sees_no_socket_no_home_and_only_allowed_variables(monkey
                               "TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "XDG_CACHE_HOME", *sandbox.PASSED_VARIABLES,
                               "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"}  # the last two: set by torch on import
     assert eval(out[1]) == [] or eval(out[1]) == ["/root"]  # /root only where the Python installation lives in it
+    assert out[2:] == ["end"]  # nothing outside its scratch space takes a write, not even the sandbox's own root
 
 
 @needs_bwrap
@@ -119,10 +122,25 @@ def test_dataset_cache_inside_a_secret_is_not_shown(monkeypatch, tmp_path):
 def test_limits_default_to_the_documented_values(monkeypatch):
     from coursegrader import contracts
 
-    for setting in (contracts.SANDBOX_MEMORY, contracts.SANDBOX_PROCESSES):
+    for setting in (contracts.SANDBOX_MEMORY, contracts.SANDBOX_PROCESSES, contracts.SANDBOX_CPUS, contracts.SANDBOX_DISK):
         monkeypatch.delenv(setting.name, raising=False)
     limits = sandbox.Limits.from_environment()
-    assert limits.memory == 4 * 1024**3 and limits.processes == 256
+    assert limits.memory == 4 * 1024**3 and limits.processes == 256 and limits.disk == 1024**3
+    assert limits.cpus == os.cpu_count()  # no cap below the machine unless set; the grader sets cores / JOBS
+
+
+def test_each_job_gets_its_share_of_the_cores(monkeypatch):
+    from coursegrader import contracts
+    from coursegrader.course_config import environment
+
+    monkeypatch.delenv(contracts.SANDBOX_CPUS.name, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert environment(jobs=4)[contracts.SANDBOX_CPUS.name] == "2"
+    monkeypatch.setenv(contracts.SANDBOX_CPUS.name, "0.5")  # the instructor's choice wins
+    assert environment(jobs=4)[contracts.SANDBOX_CPUS.name] == "0.5"
+    monkeypatch.setenv(contracts.SANDBOX_CPUS.name, "-1")
+    with pytest.raises(ValueError, match="must be positive"):
+        sandbox.Limits.from_environment()
 
 
 @needs_bwrap
