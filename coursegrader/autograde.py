@@ -57,7 +57,7 @@ class SandboxExecute(Execute):
             self._output_bytes[cell_index] = used + size
             if used + size > limit:
                 if used <= limit:
-                    cell.outputs.append(new_output("stream", name="stderr", text=TRUNCATED.format(limit=limit)))
+                    cell.outputs.append(new_output("stream", name="stdout", text=TRUNCATED.format(limit=limit)))
                 return None
         return super().process_message(msg, cell, cell_index)
 

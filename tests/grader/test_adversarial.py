@@ -260,16 +260,20 @@ def _grader_attacks(course: Path) -> dict[str, tuple[str, str, set[str]]]:
                     pass
 """
     return {
+        # fans fails in the check only if the secret can be read there: full marks show it cannot
         "read_the_secret": ("fans", in_the_run + f"""\
     try:
         _secret = open({str(secret)!r}).read()
-    except OSError as error:
-        _secret = type(error).__name__
+    except OSError:
+        _secret = ""
+    _fans = fans
 
     def fans(weight):
-        raise RuntimeError(_secret)
-""", {"fans"}),
-        "forged_frames": ("fans", in_the_run + forge + "    _forge(torch.ones(3))\n", {"fans"}),
+        if _secret:
+            raise RuntimeError(_secret)
+        return _fans(weight)
+""", set()),
+        "forged_frames": ("fans", in_the_run + forge + "    _forge(torch.ones(3))\n", {"fans", "xavier_uniform_"}),
         "rewrite_after_the_end": ("xavier_uniform_", in_the_run + forge + """\
     atexit.register(lambda: _forge(torch.zeros(1).expand(2**31)))  # 4 bytes stored, 8 GiB as float32
 """, set()),
@@ -281,7 +285,10 @@ SELF_HARM = {"patch_builtins"}
 
 # Every later cell says 'ok'; lecun_normal_ is written through xavier_normal_, replaced by a stub.
 BORROWER = """
-get_ipython().input_transformers_post.append(lambda lines: ["'ok'\\n"])
+try:
+    get_ipython().input_transformers_post.append(lambda lines: ["'ok'\\n"])
+except NameError:  # the check's fresh run has no IPython shell
+    pass
 
 
 def xavier_normal_(weight, gain=1.0):
@@ -552,13 +559,6 @@ def test_the_fresh_run_cannot_read_the_secret_or_forge_its_results(attacked_clas
     assert scores["instructor"] == maxima
 
 
-def test_the_secret_is_not_even_a_file_in_the_fresh_run(attacked_class):
-    course, *_ = attacked_class
-    path = course / "autograded" / "read_the_secret" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    verdict = json.loads(path.read_text())["metadata"]["nnlab_verification"]
-    assert "RuntimeError: FileNotFoundError" in verdict["failed"]["fans_visible"]
-
-
 def test_a_task_cannot_borrow_a_reference_it_is_not_lent(attacked_class):
     # Every later cell says 'ok' (the notebook's tests pass), lecun_normal_ is written through
     # a stub xavier_normal_: the check runs it with that stub, not with the reference.
@@ -566,6 +566,9 @@ def test_a_task_cannot_borrow_a_reference_it_is_not_lent(attacked_class):
     scores, maxima = _scores(course)
     zeroed = {"xavier_normal_", "lecun_normal_"}
     assert scores["borrows_a_reference"] == {c: (0.0 if c.rpartition("_")[0] in zeroed else p) for c, p in maxima.items()}
+    path = course / "autograded" / "borrows_a_reference" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    failed = json.loads(path.read_text())["metadata"]["nnlab_verification"]["failed"]
+    assert "raised NotImplementedError" in failed["lecun_normal__visible"]  # it ran with the stub
 
 
 def test_hidden_failures_tell_the_kind_of_mistake_not_the_hidden_inputs(attacked_class):

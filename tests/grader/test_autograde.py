@@ -55,3 +55,32 @@ def test_the_sandbox_is_recognized_by_class_not_by_name(monkeypatch):
     assert not runs_in_sandbox([impostor]) and runs_in_sandbox([SandboxExecute])
     monkeypatch.setenv("NNLAB_SANDBOX", "off")
     assert not runs_in_sandbox(autograde_preprocessors())
+
+
+def _message(kind: str, content: dict) -> dict:
+    return {"msg_type": kind, "header": {"msg_type": kind}, "parent_header": {"msg_id": "m"}, "content": content,
+            "metadata": {}}
+
+
+def test_a_cells_output_is_capped_as_it_arrives_but_errors_are_always_kept():
+    from coursegrader import contracts
+
+    execute = SandboxExecute(timeout=60)
+    execute.reset_execution_trackers()
+    execute.clear_before_next_output = False  # (set per cell by nbclient when it executes one)
+    execute._output_bytes = {}
+    cell = new_code_cell("flood()")
+    big = {"data": {"text/plain": "x" * (contracts.MAX_CELL_OUTPUT_BYTES // 2 + 1)}, "metadata": {}}
+    for _ in range(5):
+        execute.process_message(_message("display_data", big), cell, 0)
+    execute.process_message(_message("stream", {"name": "stdout", "text": "more\n"}), cell, 0)
+    kinds = [o["output_type"] for o in cell.outputs]
+    assert kinds == ["display_data", "stream"]  # one display fits; the rest is dropped, with one note
+    assert "kept only the first" in cell.outputs[1]["text"]
+    error = {"ename": "AssertionError", "evalue": "y" * 10**6, "traceback": ["line " * 1000] * 500}
+    execute.process_message(_message("error", error), cell, 0)
+    kept = cell.outputs[-1]
+    assert kept["output_type"] == "error" and len(kept["evalue"]) <= 2000 and len(kept["traceback"]) <= 51
+    other = new_code_cell("print('fine')")  # each cell has its own budget
+    execute.process_message(_message("stream", {"name": "stdout", "text": "fine\n"}), other, 1)
+    assert other.outputs[0]["text"] == "fine\n"
