@@ -2,6 +2,8 @@
 
     python -m coursegrader.check.runner RESULTS_FD   < request.json
 
+(or :func:`run`, in a process forked by :mod:`coursegrader.check.zygote` for each submission).
+
 Reads its :class:`~coursegrader.contracts.FreshRunRequest` from standard input (then closed:
 the student's code cannot read it again), replaces everything the tasks must not call by
 tripwires, executes the notebook's import cells and the submission's task cells in a new
@@ -141,26 +143,32 @@ def _send(descriptor: int, kind: int, task: str, payload: bytes) -> None:
         data = data[_write(descriptor, data):]
 
 
-def _read_request() -> contracts.FreshRunRequest:
+def _read_request(descriptor: int = 0) -> contracts.FreshRunRequest:
+    """The request, read to its end from ``descriptor``, which then reads nothing more."""
     chunks = []
-    while chunk := os.read(0, 1 << 20):
+    while chunk := os.read(descriptor, 1 << 20):
         chunks.append(chunk)
     devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)  # the request is gone before any student code runs
+    os.dup2(devnull, descriptor)  # the request is gone before any student code runs
     os.close(devnull)
     return contracts.FreshRunRequest.from_json(b"".join(chunks).decode())
 
 
 def main(argv: list[str]) -> int:
-    results = int(argv[0])
-    request = _read_request()
+    run(_read_request(), int(argv[0]))
+    return 0
+
+
+def run(request: contracts.FreshRunRequest, results: int) -> None:
+    """Execute the request's cells and probe its tasks; frames go to the descriptor ``results``."""
     _quiet()
     os.environ.setdefault("MPLBACKEND", "agg")
     import torch
 
     torch.set_num_threads(1)
     save = torch.save
-    tasks = specification(request.assignment) or {}
+    # the tasks the request has keys for (every task of the assignment, when the grader asks)
+    tasks = {name: task for name, task in (specification(request.assignment) or {}).items() if name in request.keys}
     lent = {other for task in tasks.values() for other in task.lends}
     references = {name: resolve(tasks[name].reference) for name in lent}
     forbidden = {entry for task in tasks.values() for entry in task.forbidden}
@@ -215,7 +223,6 @@ def main(argv: list[str]) -> int:
         if message:
             _send(results, contracts.ERROR, name, message.encode()[:contracts.MAX_ERROR_BYTES])
     _send(results, contracts.DONE, "", b"")
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ for the run and compares each group of each task with the reference.
 """
 from __future__ import annotations
 
-import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,7 +72,7 @@ class PendingCheck:
                             f"a hidden case of {name} failed: {kind_of_mistake(message)}" if compared and group == "hidden"
                             else message)
         finally:
-            shutil.rmtree(self.run.private, ignore_errors=True)
+            self.run.stop()
         verdicts.problem = problem
         verdicts.seconds = time.perf_counter() - self.started
         return verdicts

@@ -21,27 +21,39 @@ def test_the_run_executes_locked_setup_and_task_cells_in_order_and_nothing_else(
     assert tasks == {"f": "def f(x):\n    return x"}
 
 
+def _sleeping_run(wall: float) -> FreshRun:
+    cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
+    return FreshRun(contracts.FreshRunRequest("initialization", cells, {}, 600), wall=wall)
+
+
 @pytest.mark.slow
-def test_a_fresh_run_nobody_finished_is_stopped_by_the_next():
+@pytest.mark.parametrize("sandboxed", ["on", "off"])
+def test_a_fresh_run_nobody_finished_is_stopped_by_the_next(sandboxed, monkeypatch):
     # The notebook's kernel died before the check was judged: its fresh run must not keep
     # running (or keep its sandbox) while the next submission is graded.
-    cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
-    first = FreshRun(contracts.FreshRunRequest("initialization", cells, {}, 600), wall=900)
+    monkeypatch.setenv("NNLAB_SANDBOX", sandboxed)
+    first = _sleeping_run(wall=900)
     second = FreshRun(contracts.FreshRunRequest("initialization", [], {}, 60), wall=120)
     try:
-        assert first.process.poll() is not None and not first.private.exists()
         assert first not in FreshRun._unfinished and second in FreshRun._unfinished
+        if first.process is not None:  # a process of its own: gone, with its folder
+            assert first.process.poll() is not None and not first.private.exists()
+        results, problem = second.finish()
+        assert problem == "" and results.done  # the second ran to its end: the first's sleeper was killed
     finally:
         second.stop()
 
 
 @pytest.mark.slow
-def test_a_run_past_its_wall_time_is_stopped_and_says_so():
-    cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
-    run = FreshRun(contracts.FreshRunRequest("initialization", cells, {}, 600), wall=5)
+@pytest.mark.parametrize("sandboxed", ["on", "off"])
+def test_a_run_past_its_wall_time_is_stopped_and_says_so(sandboxed, monkeypatch):
+    monkeypatch.setenv("NNLAB_SANDBOX", sandboxed)
+    run = _sleeping_run(wall=5)
     try:
         assert run.finish()[1] == "the grader's own run of your code did not finish within 5 s"
-        assert run.process.poll() is not None and run not in FreshRun._unfinished
+        assert run not in FreshRun._unfinished
+        if run.process is not None:
+            assert run.process.poll() is not None
     finally:
         run.stop()
-    assert not run.private.exists()
+    assert run.private is None or not run.private.exists()

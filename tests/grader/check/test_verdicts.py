@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from coursegrader.check.fresh_run import FreshRun
 from coursegrader.check.fresh_run import notebook_cells
 from coursegrader.check.tasks import specification
 from coursegrader.check.verdicts import start, verify
@@ -42,7 +43,7 @@ def test_a_cell_the_static_check_refuses_fails_both_groups_without_running(cours
     verdicts = pending.finish()
     assert set(verdicts.failures) == {("conv_params", "visible"), ("conv_params", "hidden")}
     assert "uses eval(), which the grader does not accept" in verdicts.failures["conv_params", "visible"]
-    assert not pending.run.private.exists()  # the run's scratch space is gone once judged
+    assert pending.run not in FreshRun._unfinished  # the run is cleaned up once judged
 
 
 def test_an_assignment_without_probes_is_not_checked():
