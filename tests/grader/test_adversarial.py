@@ -245,7 +245,8 @@ def _grader_attacks(course: Path) -> dict[str, tuple[str, str, set[str]]]:
     the probe secret into its error message, to send results of its own through the run's
     pipe before the run does, and to rewrite them from an ``atexit`` hook after the run's end."""
     secret = course / ".nnlab-probe-secret"
-    in_the_run = "import os, sys, io, struct, atexit\nif sys.argv[0].endswith('runner.py'):\n"
+    # the fresh run has no IPython shell: that is how the code knows where it runs
+    in_the_run = "import os, sys, io, struct, atexit\ntry:\n    get_ipython\n    _in_run = False\nexcept NameError:\n    _in_run = True\nif _in_run:\n"
     forge = """\
     def _forge(sample):
         buffer = io.BytesIO()
