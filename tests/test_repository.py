@@ -76,3 +76,14 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make book" in readme and "make test" in readme
+
+
+def test_sources_are_cited_by_name_through_the_bibliography():
+    # A reader does not know the course's source files: a source is named, and cited from
+    # book/references.bib (the Sources page lists them all).
+    keys = set(re.findall(r"@\w+\{([^,\s]+),", (ROOT / "book" / "references.bib").read_text()))
+    for chapter in _toc_files():
+        text = chapter.read_text()
+        assert not re.search(r"\bseeds? 0\d\d\b", text, re.IGNORECASE), f"{chapter.name} names a source by its file"
+        cited = {key for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", text) for key in group.split(",")}
+        assert cited <= keys, f"{chapter.name} cites {sorted(cited - keys)}, not in references.bib"
