@@ -87,3 +87,15 @@ def test_sources_are_cited_by_name_through_the_bibliography():
         assert not re.search(r"\bseeds? 0\d\d\b", text, re.IGNORECASE), f"{chapter.name} names a source by its file"
         cited = {key for group in re.findall(r"\{cite:[pt]\}`([^`]+)`", text) for key in group.split(",")}
         assert cited <= keys, f"{chapter.name} cites {sorted(cited - keys)}, not in references.bib"
+
+
+def test_every_figure_has_a_caption_and_alt_text():
+    # A cell that draws (nnlab.plots, or a History's .plot) carries MyST-NB figure options.
+    for chapter in _toc_files():
+        for cell in re.findall(r"```\{code-cell\} ipython3\n(.*?)```", chapter.read_text(), re.S):
+            if "plots." not in cell and ".plot(" not in cell:
+                continue
+            assert cell.startswith("---\n"), f"{chapter.name}: a figure without caption: {cell[:60]!r}"
+            options = yaml.safe_load(cell.split("---\n")[1])["mystnb"]
+            assert options["figure"]["caption"].strip() and options["figure"]["name"], chapter.name
+            assert options["image"]["alt"].strip(), chapter.name
