@@ -26,7 +26,7 @@ from nnlab.device import default_device
 from nnlab.diagnostics import Diagnostics, activation_stats, gradient_norms
 from nnlab.early_stopping import EarlyStopping
 from nnlab.models import cnn1d, cnn2d, count_parameters, mlp
-from nnlab.seed import seed_everything
+from nnlab.seed import seed_everything, seed_offset
 from nnlab.train import History, evaluate, fit, one_cycle
 
 __version__ = "0.1.0"
@@ -52,4 +52,5 @@ __all__ = [
     "mlp",
     "one_cycle",
     "seed_everything",
+    "seed_offset",
 ]

@@ -31,3 +31,20 @@ def seed_everything(seed: int, deterministic: bool = False) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+#: Shifts every seed the book's chapters use (0 when the site is built): re-running the
+#: chapters with another offset shows which verdicts hold on other seeds.
+SEED_OFFSET_VARIABLE = "NNLAB_SEED_OFFSET"
+
+
+def seed_offset() -> int:
+    """The chapters' seed offset, from ``NNLAB_SEED_OFFSET`` (default 0)."""
+    text = os.environ.get(SEED_OFFSET_VARIABLE, "").strip() or "0"
+    try:
+        offset = int(text)
+    except ValueError:
+        raise ValueError(f"{SEED_OFFSET_VARIABLE} must be a non-negative integer, got {text!r}") from None
+    if offset < 0 or offset >= 2**31:
+        raise ValueError(f"{SEED_OFFSET_VARIABLE} must be a non-negative integer below 2**31, got {offset}")
+    return offset

@@ -37,3 +37,10 @@ def test_grade_class_compares_both_graders_on_the_same_class():
     last = _run("grade_class.py", "--tiny")[-1]
     assert last["plain_notebooks_per_minute"] > 0 and last["course_notebooks_per_minute"] > 0
     assert last["same_grades"] is True  # parallel, sandboxed grading agrees with plain nbgrader
+
+
+@pytest.mark.slow
+def test_book_seeds_runs_a_chapter_on_shifted_seeds():
+    lines = _run("book_seeds.py", "--chapters", "initialization", "--offsets", "1")
+    assert lines[0]["chapter"] == "initialization" and lines[0]["offset"] == 1 and "held" in lines[0]
+    assert lines[-1]["runs"] == 1 and lines[-1]["held"] + lines[-1]["failed"] == 1

@@ -66,3 +66,14 @@ def test_diagnostics_on_cuda():
     model = nnlab.mlp(40, 10, width=32, depth=3, activation="tanh").to("cuda")
     stats = nnlab.activation_stats(model, torch.randn(64, 40, device="cuda"))
     assert len(stats) == 4 and all(s.std > 0 for s in stats)
+
+
+def test_seed_offset_reads_the_environment_and_refuses_nonsense(monkeypatch):
+    monkeypatch.delenv("NNLAB_SEED_OFFSET", raising=False)
+    assert seed.seed_offset() == 0  # the book is built with the seeds it states
+    monkeypatch.setenv("NNLAB_SEED_OFFSET", "7")
+    assert seed.seed_offset() == 7
+    for bad in ("-1", "two", "1.5"):
+        monkeypatch.setenv("NNLAB_SEED_OFFSET", bad)
+        with pytest.raises(ValueError, match="NNLAB_SEED_OFFSET"):
+            seed.seed_offset()
