@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -37,9 +38,14 @@ def chapters() -> list[str]:
     return [Path(f).name for f in files if "```{code-cell}" in (ROOT / f"{f}.md").read_text()]
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def failing_line(error: CellExecutionError) -> str:
-    """The assert (or other line) that stopped the chapter, from the traceback's last frame."""
-    lines = [line for line in str(error).splitlines() if line.strip().startswith("---->")]
+    """The assert (or other line) that stopped the chapter, from the traceback's last frame
+    (IPython colours its tracebacks: the escape codes go first)."""
+    text = ANSI.sub("", str(error))
+    lines = [line for line in text.splitlines() if line.strip().startswith("---->")]
     return lines[-1].split("---->", 1)[1].strip()[:300] if lines else ""
 
 

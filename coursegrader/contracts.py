@@ -150,8 +150,10 @@ STUDENT_FILE = "<submission "
 STUDENT_MODULE = "submission"
 #: An observation that a call raised: ``{RAISED: <exception class name>}``.
 RAISED = "!raised"
-#: Each task's cases come in two groups, scored by the test cells ``<task>_visible`` and ``<task>_hidden``.
-GROUPS = ("visible", "hidden")
+#: Each task's cases come in groups, each scored by the test cell ``<task>_<group>``: the visible
+#: tests, the hidden ones, and, for a task that must refuse bad arguments, its hidden
+#: ``validation`` (so that a missing ``ValueError`` costs its own points, not the hidden ones).
+GROUPS = ("visible", "hidden", "validation")
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ def activation_stds(model: nn.Sequential, x: torch.Tensor) -> list[float]:
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"activation_stds needs an nn.Sequential, got {type(model).__name__}")
     stds = []
-    for child in model:
-        x = child(x)
-        stds.append(float(x.std()))
+    with torch.no_grad():  # a measurement: no graph is built, no activation is kept for a backward pass
+        for child in model:
+            x = child(x)
+            stds.append(float(x.std()))
     return stds

@@ -132,9 +132,12 @@ def assert_tensor_close(
     if bool((error > allowed).any()):
         index = int((error - allowed).flatten().argmax())
         position = tuple(int(i) for i in torch.unravel_index(torch.tensor(index), tuple(e.shape))) if e.dim() else ()
+        got, want = a.flatten()[index].item(), e.flatten()[index].item()
+        relative = abs(got - want) / max(abs(got), abs(want), 1e-300)  # cs231n's relative error, symmetric in both
         _fail(
-            f"{call} differs from the expected result at index {position}: got {a.flatten()[index].item():.6g}, "
-            f"expected {e.flatten()[index].item():.6g} (tolerance {atol:g} + {rtol:g}·|expected|)",
+            f"{call} differs from the expected result at index {position}: got {got:.6g}, expected {want:.6g} "
+            f"(relative error {relative:.2e}; allowed |got − expected| ≤ {atol:g} + {rtol:g}·|expected|, "
+            f"{int((error > allowed).sum())} of {error.numel()} values outside it)",
             hint,
         )
 
@@ -148,6 +151,37 @@ def assert_in_place(returned: object, original: torch.Tensor, before: torch.Tens
         )
     if torch.equal(original.detach(), before):
         _fail(f"{call} left the tensor unchanged", "fill the tensor in place, under torch.no_grad()")
+
+
+def call_in_place_on_parameter(initializer: Callable, parameter: torch.nn.Parameter, call: str, **kwargs) -> object:
+    """``initializer(parameter, **kwargs)`` on a parameter that requires gradients, as a model's
+    weights do: torch refuses in-place changes to such a leaf unless they run under
+    ``torch.no_grad()``, and this says so instead of torch's bare error. The parameter must
+    still require gradients afterwards."""
+    try:
+        returned = initializer(parameter, **kwargs)
+    except RuntimeError as error:
+        if "leaf Variable that requires grad" in str(error):
+            _fail(f"{call} on an nn.Parameter raised torch's error for in-place changes to a leaf that requires "
+                  "gradients", "fill the weight inside `with torch.no_grad():`, as model weights are parameters")
+        raise
+    if not parameter.requires_grad:
+        _fail(f"{call} turned off requires_grad of the parameter", "fill it under torch.no_grad() instead of detaching it")
+    return returned
+
+
+@contextlib.contextmanager
+def recording_grad_mode(model: torch.nn.Module):
+    """While active, every forward call of a child of ``model`` appends to the yielded list
+    whether autograd was recording (``torch.is_grad_enabled()``) when it ran."""
+    seen: list[bool] = []
+    handles = [child.register_forward_hook(lambda module, inputs, output: seen.append(torch.is_grad_enabled()))
+               for child in model.children()]
+    try:
+        yield seen
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def _moments(sample: torch.Tensor) -> tuple[int, float, float, float]:
@@ -219,23 +253,61 @@ def _public_functions(module: types.ModuleType) -> dict[str, Callable]:
     }
 
 
+def _inspected_functions(function: Callable, depth: int = 4) -> Iterator[Callable]:
+    """``function`` and what it wraps: its ``__wrapped__`` chain and the functions its closure holds.
+
+    A wrapper's own code says nothing about the code it runs: ``torch.optim.Optimizer`` replaces
+    a subclass's ``step`` with a profiling wrapper that holds the student's ``step`` in its
+    closure. Every function found is inspected, the wrapper included, so a decoy
+    ``__wrapped__`` hides nothing.
+    """
+    seen: set[int] = set()
+    pending = [(function, 0)]
+    while pending:
+        current, level = pending.pop()
+        current = getattr(current, "__func__", current)  # a bound method: its function
+        if id(current) in seen or level > depth:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = getattr(current, "__wrapped__", None)
+        if callable(wrapped):
+            pending.append((wrapped, level + 1))
+        for cell in getattr(current, "__closure__", None) or ():
+            try:
+                content = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            if isinstance(content, (types.FunctionType, types.MethodType)):
+                pending.append((content, level + 1))
+
+
 def assert_no_delegation(function: Callable, forbidden: Iterable[Callable], task: str) -> None:
     """``function`` does not refer to any of the ``forbidden`` callables through a global name.
 
     This catches a reference captured before the tests run (``from torch.nn.init import
-    xavier_uniform_ as helper``); :func:`forbid` catches calls made through a module.
+    xavier_uniform_ as helper``); :func:`forbid` catches calls made through a module. A
+    wrapped function (a decorator, torch's hooks around an optimizer's ``step``) is inspected
+    together with what it wraps.
     """
     banned = {id(f): f for f in forbidden}
-    code = getattr(function, "__code__", None)
-    if code is None:
-        return
-    scope = getattr(function, "__globals__", {})
-    for part in _code_objects(code):
-        for name in part.co_names:
-            value = scope.get(name)
+    for inspected in _inspected_functions(function):
+        code = getattr(inspected, "__code__", None)
+        if code is None:
+            continue
+        scope = getattr(inspected, "__globals__", {})
+        referenced = [scope.get(name) for part in _code_objects(code) for name in part.co_names]
+        for cell in getattr(inspected, "__closure__", None) or ():  # names captured from an enclosing function
+            try:
+                referenced.append(cell.cell_contents)
+            except ValueError:
+                continue
+        for value in (getattr(inspected, "__defaults__", None) or ()) + tuple((getattr(inspected, "__kwdefaults__", None) or {}).values()):
+            referenced.append(value)  # a reference captured as a default argument
+        for value in referenced:
             if value is not None and id(value) in banned:
                 target = banned[id(value)]
-                dotted = f"{getattr(target, '__module__', '')}.{getattr(target, '__name__', name)}"
+                dotted = f"{getattr(target, '__module__', '')}.{getattr(target, '__name__', '?')}"
                 raise DelegationError(delegation_message(task, dotted, verb="uses"))
 
 

@@ -37,7 +37,7 @@ CONTRACT = {
 }
 
 # Planted wrong answers: (assignment, task, replacement source, tasks expected to lose all their points,
-# tasks expected to lose only their hidden points).
+# tasks expected to lose only their hidden points[, single test cells expected to score zero]).
 WRONG = {
     "fans_swapped": ("initialization", "fans", """
 def fans(weight):
@@ -63,7 +63,7 @@ def xavier_uniform_(weight, gain=1.0):
     bound = math.sqrt(6.0 / (fan_in + fan_out))
     with torch.no_grad():
         return weight.uniform_(-bound, bound)
-""", [], ["xavier_uniform_"]),
+""", ["xavier_uniform_"], []),
     "xavier_variance_as_std": ("initialization", "xavier_normal_", """
 def xavier_normal_(weight, gain=1.0):
     fan_in, fan_out = fans(weight)
@@ -79,7 +79,7 @@ def he_normal_(weight, mode="fan_in"):
     fan_in, _ = fans(weight)
     with torch.no_grad():
         return weight.normal_(0.0, math.sqrt(2.0 / fan_in))
-""", [], ["he_normal_"]),
+""", ["he_normal_"], []),
     "he_captured_reference": ("initialization", "he_normal_", """
 from torch.nn.init import kaiming_normal_ as _helper
 
@@ -119,7 +119,7 @@ def conv_output_size(n, kernel_size, stride=1, padding=0, dilation=1):
 def conv_params(in_channels, out_channels, kernel_size, bias=True, groups=1):
     elements = kernel_size * kernel_size if isinstance(kernel_size, int) else math.prod(kernel_size)
     return out_channels * in_channels * elements + (out_channels if bias else 0)
-""", [], ["conv_params"]),
+""", ["conv_params"], []),
     "params_delegate": ("cnn_sizing", "conv_params", """
 import nnlab.cnn_sizing
 
@@ -133,7 +133,7 @@ def separable_conv_params(in_channels, out_channels, kernel_size, bias=True):
     "sigmoid_derivative_overflows": ("vanishing_gradients", "sigmoid_derivative", """
 def sigmoid_derivative(x):
     return torch.exp(-x) / (1 + torch.exp(-x)) ** 2
-""", [], ["sigmoid_derivative"]),
+""", ["sigmoid_derivative"], []),
     "grad_norms_squared": ("vanishing_gradients", "grad_norms", """
 def grad_norms(model):
     return {name: float((p.grad ** 2).sum()) for name, p in model.named_parameters() if p.grad is not None}
@@ -141,7 +141,7 @@ def grad_norms(model):
     "grad_norms_keeps_missing": ("vanishing_gradients", "grad_norms", """
 def grad_norms(model):
     return {name: float(p.grad.norm()) if p.grad is not None else 0.0 for name, p in model.named_parameters()}
-""", [], ["grad_norms"]),
+""", ["grad_norms"], []),
     "activation_stds_population": ("vanishing_gradients", "activation_stds", """
 def activation_stds(model, x):
     stds = []
@@ -167,7 +167,7 @@ def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momen
     else:
         mean, var = running_mean, running_var
     return (x - mean) / torch.sqrt(var + eps) * gamma + beta
-""", [], ["batchnorm_forward"]),
+""", ["batchnorm_forward"], []),
     "batchnorm_unbiased_normalization": ("batchnorm", "batchnorm_forward", """
 def batchnorm_forward(x, gamma, beta, running_mean, running_var, training, momentum=0.1, eps=1e-5):
     if training:
@@ -195,7 +195,7 @@ class BatchNorm1d(nn.Module):
 
     def forward(self, x):
         return batchnorm_forward(x, self.weight, self.bias, self.running_mean, self.running_var, True, self.momentum, self.eps)
-""", [], ["BatchNorm1d"]),
+""", ["BatchNorm1d"], []),
     "dropout_not_inverted": ("dropout", "dropout", """
 def dropout(x, p, training, generator=None):
     if not 0.0 <= p <= 1.0:
@@ -213,7 +213,7 @@ def dropout(x, p, training, generator=None):
     if p == 1:
         return torch.zeros_like(x)
     return x * (torch.rand(x.shape) >= p) / (1 - p)
-""", [], ["dropout"]),
+""", ["dropout"], []),
     "dropout_keep_probability": ("dropout", "dropout", """
 def dropout(x, p, training, generator=None):
     if not 0.0 <= p <= 1.0:
@@ -249,7 +249,7 @@ def clip_by_global_norm(tensors, max_norm):
     total = math.sqrt(sum(float(t.double().pow(2).sum()) for t in tensors))
     scale = max_norm / max(total, max_norm)
     return [t * scale for t in tensors], total
-""", [], ["clip_by_global_norm"]),
+""", ["clip_by_global_norm"], []),
     "clip_grad_norm_reads_generator_twice": ("clipping", "clip_grad_norm_", """
 def clip_grad_norm_(parameters, max_norm):
     total = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in parameters if p.grad is not None))
@@ -276,7 +276,7 @@ def warmup_cosine(step, total_steps, lr_max, warmup_steps=0, lr_min=0.0):
         return lr_max * (step + 1) / warmup_steps
     q = (step - warmup_steps) / max(1, total_steps - warmup_steps)
     return lr_min + 0.5 * (lr_max - lr_min) * (1 + math.cos(math.pi * q))
-""", [], ["warmup_cosine"]),
+""", ["warmup_cosine"], []),
     "scheduler_compounds_current_lr": ("lr_schedules", "WarmupCosine", """
 class WarmupCosine(torch.optim.lr_scheduler.LRScheduler):
     def __init__(self, optimizer, total_steps, warmup_steps=0, lr_min=0.0):
@@ -297,7 +297,7 @@ def freeze_(model, regime):
         for p in module.parameters():
             p.requires_grad_(True)
     return model
-""", [], ["freeze_"]),
+""", ["freeze_"], []),
     "count_trainable_counts_tensors": ("transfer_learning", "count_trainable", """
 def count_trainable(model):
     return len([p for p in model.parameters() if p.requires_grad])
@@ -306,7 +306,7 @@ def count_trainable(model):
 def replace_head(model, num_classes):
     model.head = nn.Linear(model.head.in_features, num_classes)
     return model
-""", [], ["replace_head"]),
+""", ["replace_head"], []),
     "sgd_nesterov_ignored": ("optimizers", "SGD", """
 class SGD(torch.optim.Optimizer):
     def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
@@ -334,7 +334,7 @@ class SGD(torch.optim.Optimizer):
                     g = state["b"]
                 p.add_(g, alpha=-group["lr"])
         return loss
-""", [], ["SGD"]),
+""", ["SGD"], []),
     "adagrad_inherits_torch": ("optimizers", "Adagrad", """
 class Adagrad(torch.optim.Adagrad):
     def __init__(self, params, lr=1e-2, eps=1e-10):
@@ -413,11 +413,139 @@ class Adam(torch.optim.Optimizer):
                 v = state.setdefault("v", torch.zeros_like(p)).mul_(beta2).addcmul_(g, g, value=1 - beta2)
                 p.addcdiv_(m / (1 - beta1**t), (v / (1 - beta2**t)).sqrt().add_(eps), value=-lr)
         return loss
-""", [], ["Adam"]),
+""", ["Adam"], []),
     "receptive_ignores_stride": ("cnn_sizing", "receptive_field", """
 def receptive_field(layers):
     return 1 + sum(kernel - 1 for kernel, stride in layers)
 """, ["receptive_field"], []),
+    # Each misjudgement the core revision found, planted: each is now graded right.
+    "xavier_forgets_no_grad": ("initialization", "xavier_uniform_", """
+def xavier_uniform_(weight, gain=1.0):
+    fan_in, fan_out = fans(weight)
+    bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
+    return weight.uniform_(-bound, bound)
+""", ["xavier_uniform_"], []),
+    "activation_stds_records_a_graph": ("vanishing_gradients", "activation_stds", """
+def activation_stds(model, x):
+    stds = []
+    for child in model:
+        x = child(x)
+        stds.append(float(x.std()))
+    return stds
+""", ["activation_stds"], []),
+    "clip_grad_norm_rebinds_grad": ("clipping", "clip_grad_norm_", """
+def clip_grad_norm_(parameters, max_norm):
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    parameters = [p for p in parameters if p.grad is not None]
+    clipped, total = clip_by_global_norm([p.grad for p in parameters], max_norm)
+    for p, new in zip(parameters, clipped):
+        p.grad = new
+    return total
+""", ["clip_grad_norm_"], []),
+    "dropout_float64_mask": ("dropout", "dropout", """
+def dropout(x, p, training, generator=None):
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(p)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return torch.zeros_like(x)
+    keep = torch.rand(x.shape, generator=generator, dtype=torch.float64) >= p
+    return x * keep.double() / (1 - p)
+""", ["dropout"], []),
+    "sgd_step_captures_functional_sgd": ("optimizers", "SGD", """
+from torch.optim.sgd import sgd as _sgd
+
+class SGD(torch.optim.Optimizer):
+    def __init__(self, params, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        if lr < 0 or momentum < 0 or weight_decay < 0 or (nesterov and momentum <= 0):
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            buffers = [self.state[p].get("momentum_buffer") for p in params]
+            _sgd(params, [p.grad for p in params], buffers, weight_decay=group["weight_decay"], momentum=group["momentum"],
+                 lr=group["lr"], dampening=0.0, nesterov=group["nesterov"], maximize=False)
+            for p, b in zip(params, buffers):
+                self.state[p]["momentum_buffer"] = b
+        return loss
+""", ["SGD"], []),
+    # A perfect update rule that forgets to validate: it loses the visible test (which checks one
+    # bad argument) and the validation cell, and keeps every hidden point of its update rule.
+    "adagrad_without_validation": ("optimizers", "Adagrad", """
+class Adagrad(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-2, eps=1e-10):
+        super().__init__(params, dict(lr=lr, eps=eps))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    s = self.state[p].setdefault("sum", torch.zeros_like(p)).addcmul_(p.grad, p.grad)
+                    p.addcdiv_(p.grad, s.sqrt().add_(group["eps"]), value=-group["lr"])
+        return loss
+""", [], [], ["Adagrad_visible", "Adagrad_validation"]),
+    "he_accepts_any_mode": ("initialization", "he_normal_", """
+def he_normal_(weight, mode="fan_in"):
+    fan_in, fan_out = fans(weight)
+    fan = fan_out if mode == "fan_out" else fan_in
+    with torch.no_grad():
+        return weight.normal_(0.0, math.sqrt(2.0 / fan))
+""", [], [], ["he_normal__visible", "he_normal__validation"]),
+    # Correct answers that the statements allow: full marks.
+    "rmsprop_validates_alpha_as_torch": ("optimizers", "RMSprop", """
+class RMSprop(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0):
+        if not 0.0 <= lr or not 0.0 <= eps or not 0.0 <= weight_decay or not 0.0 <= alpha:
+            raise ValueError("invalid hyperparameter")
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad.add(p, alpha=group["weight_decay"])
+                s = self.state[p].setdefault("s", torch.zeros_like(p))
+                s.mul_(group["alpha"]).addcmul_(g, g, value=1 - group["alpha"])
+                p.addcdiv_(g, s.sqrt().add_(group["eps"]), value=-group["lr"])
+        return loss
+""", [], []),
+    "batchnorm_tracks_batches": ("batchnorm", "BatchNorm1d", """
+class BatchNorm1d(nn.Module):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        super().__init__()
+        self.eps, self.momentum = eps, momentum
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x):
+        if self.training:
+            self.num_batches_tracked += 1
+        return batchnorm_forward(x, self.weight, self.bias, self.running_mean, self.running_var,
+                                 self.training, self.momentum, self.eps)
+""", [], []),
 }
 
 # Submissions that misbehave. Each replaces the first task's solution cell of its assignment.
@@ -470,7 +598,8 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _task_cells(maxima: dict[str, float], task: str) -> dict[str, float]:
-    return {cell: points for cell, points in maxima.items() if cell in (f"{task}_visible", f"{task}_hidden")}
+    return {cell: points for cell, points in maxima.items()
+            if cell in (f"{task}_visible", f"{task}_hidden", f"{task}_validation")}
 
 
 # ---------------------------------------------------------------- fast checks on the sources
@@ -604,12 +733,15 @@ def test_instructor_solution_scores_full_marks_and_release_scores_zero(graded_cl
 @pytest.mark.parametrize("student", [pytest.param(s, marks=getattr(pytest.mark, WRONG[s][0])) for s in sorted(WRONG)])
 def test_each_planted_mistake_loses_exactly_its_points(graded_class, student):
     course, *_ = graded_class
-    assignment, task, _source, loses_all, loses_hidden = WRONG[student]
+    assignment, task, _source, loses_all, loses_hidden, *loses_cells = WRONG[student]
     scores, maxima = _scores(course, assignment)
     got = scores[student]
     expected = dict(maxima)
     for lost in loses_all:
         expected.update({cell: 0.0 for cell in _task_cells(maxima, lost)})
+    for cell in (loses_cells[0] if loses_cells else []):
+        assert cell in maxima, cell
+        expected[cell] = 0.0
     for lost in loses_hidden:
         expected[f"{lost}_hidden"] = 0.0
         assert got[f"{lost}_visible"] == maxima[f"{lost}_visible"], f"{student}: visible tests should still pass"
@@ -665,6 +797,18 @@ def test_grading_leaves_inputs_untouched_and_writes_its_outputs(graded_class):
         assert (course / "feedback" / "instructor" / assignment / f"{assignment}.html").is_file()
     recorded = json.loads((course / "report" / "outcomes.json").read_text())
     assert len(recorded) == len(outcomes)
+
+
+@pytest.mark.slow
+def test_released_notebooks_keep_the_prediction_cells_and_drop_rubrics(graded_class):
+    course, *_ = graded_class
+    for assignment in CONTRACT:
+        source = (course / "source" / assignment / f"{assignment}.ipynb").read_text()
+        released = _read(course / "release" / assignment / f"{assignment}.ipynb")
+        text = "\n".join(cell.source for cell in released.cells)
+        assert "Rubric for graders" in source and "Model answer" in source, assignment
+        assert "Rubric for graders" not in text and "Model answer" not in text, f"{assignment}: a rubric reached the students"
+        assert "**My prediction**" in text, f"{assignment}: no cell for the student's prediction"
 
 
 @pytest.mark.slow

@@ -55,8 +55,10 @@ def test_assert_tensor_close_reports_the_first_bad_index():
     g.assert_tensor_close(expected + 1e-9, expected, "f(x)")
     wrong = expected.clone()
     wrong[1, 2] += 0.5
-    with pytest.raises(g.GradingError, match=r"at index \(1, 2\): got 5.5, expected 5"):
+    with pytest.raises(g.GradingError, match=r"at index \(1, 2\): got 5.5, expected 5") as raised:
         g.assert_tensor_close(wrong, expected, "f(x)")
+    # the relative error |a - e| / max(|a|, |e|) = 0.5 / 5.5, next to the tolerance and how many values miss it
+    assert "relative error 9.09e-02" in str(raised.value) and "1 of 6 values" in str(raised.value)
     with pytest.raises(g.GradingError, match="shape"):
         g.assert_tensor_close(expected.T, expected, "f(x)")
     with pytest.raises(g.GradingError, match="expected a torch.Tensor"):
@@ -130,6 +132,47 @@ def test_no_delegation_catches_captured_references():
         g.assert_no_delegation(scope["sneaky"], g.forbidden_functions([torch.nn.init]), "xavier_uniform_")
     exec("def honest(w):\n    return w.uniform_(-1, 1)", scope)
     g.assert_no_delegation(scope["honest"], g.forbidden_functions([torch.nn.init]), "xavier_uniform_")
+
+
+def test_no_delegation_looks_through_torchs_wrapper_of_an_optimizer_step():
+    # torch.optim.Optimizer replaces a subclass's step by a profiling wrapper whose code is torch's:
+    # the check must read the student's step inside it, and a decoy __wrapped__ must hide nothing.
+    from torch.optim._functional import sgd as captured_sgd
+
+    scope = {"captured_sgd": captured_sgd, "torch": torch}
+    exec(
+        "class Delegating(torch.optim.Optimizer):\n"
+        "    def __init__(self, params, lr=0.1):\n"
+        "        super().__init__(params, dict(lr=lr))\n"
+        "    @torch.no_grad()\n"
+        "    def step(self, closure=None):\n"
+        "        for group in self.param_groups:\n"
+        "            ps = group['params']\n"
+        "            captured_sgd(ps, [p.grad for p in ps], [None] * len(ps), weight_decay=0.0, momentum=0.0,\n"
+        "                         lr=group['lr'], dampening=0.0, nesterov=False, maximize=False)\n",
+        scope,
+    )
+    delegating = scope["Delegating"]
+    delegating([torch.nn.Parameter(torch.zeros(2))])  # the first instance installs torch's wrapper
+    assert "torch" in delegating.step.__code__.co_filename  # what a check of the outer function alone would read
+    with pytest.raises(g.DelegationError, match="sgd"):
+        g.assert_no_delegation(delegating.step, [captured_sgd], "SGD")
+
+    def decoy():
+        return None
+
+    def hiding(*args):
+        return captured_sgd(*args)  # captured_sgd from the enclosing function: a closure cell
+
+    hiding.__wrapped__ = decoy
+    with pytest.raises(g.DelegationError, match="sgd"):
+        g.assert_no_delegation(hiding, [captured_sgd], "SGD")
+
+    def defaulted(*args, _f=captured_sgd):
+        return _f(*args)
+
+    with pytest.raises(g.DelegationError, match="sgd"):
+        g.assert_no_delegation(defaulted, [captured_sgd], "SGD")
 
 
 def test_substitute_lends_a_name_and_restores_it():

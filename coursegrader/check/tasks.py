@@ -21,8 +21,9 @@ class Task:
     """How one task is checked outside the notebook.
 
     ``probe(impl, seed)`` builds fresh inputs from ``seed``, calls ``impl`` (the student's
-    function or class, or the reference) and returns ``{"visible": cases, "hidden": cases}``,
-    each a list of ``{"call": description, "result": observation}``. ``forbidden`` names what
+    function or class, or the reference) and returns ``{"visible": cases, "hidden": cases}``
+    (and ``"validation": cases`` for a task that must refuse bad arguments), each a list of
+    ``{"call": description, "result": observation}``. ``forbidden`` names what
     the task must not call: modules (every public function and class in them) or single
     functions and classes, as dotted paths.
     """

@@ -69,7 +69,7 @@ class PendingCheck:
                     if message:
                         verdicts.failures[(name, group)] = message
                         verdicts.for_student[(name, group)] = (
-                            f"a hidden case of {name} failed: {kind_of_mistake(message)}" if compared and group == "hidden"
+                            f"a hidden case of {name} failed: {kind_of_mistake(message)}" if compared and group != "visible"
                             else message)
         finally:
             self.run.stop()

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, solution, tests
+from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -65,6 +65,10 @@ cells = [
         g.assert_int(conv_output_size(7, 3, stride=2, dilation=2), 2,
                      "conv_output_size(7, 3, stride=2, dilation=2)",
                      hint="a 3-wide kernel with dilation 2 spans 5 inputs")
+        g.assert_raises(ValueError, conv_output_size, 4, 6, call="conv_output_size(4, 6)",
+                        hint="a 6-wide kernel does not fit in 4 inputs: raise ValueError")
+        g.assert_raises(ValueError, conv_output_size, 10, 3, stride=0, call="conv_output_size(10, 3, stride=0)",
+                        hint="kernel_size and stride must be positive: raise ValueError")
     print("conv_output_size: visible tests passed")
     """),
     hidden("conv_output_size_hidden", 2, GUARD, """
@@ -83,6 +87,10 @@ cells = [
                          f"conv_output_size({n}, {k}, stride={s}, padding={p}, dilation={d})",
                          hint="⌊(n + 2·padding − dilation·(kernel_size − 1) − 1) / stride⌋ + 1")
             checked += 1
+    """),
+    hidden("conv_output_size_validation", 1, GUARD, """
+    g.assert_no_delegation(conv_output_size, g.forbidden_functions(FORBIDDEN), "conv_output_size")
+    with g.forbid(FORBIDDEN, "conv_output_size"):
         for args, why in [((3, 5), "a 5-wide kernel does not fit in 3 inputs"),
                           ((10, 3, 1, 0, 5), "a 3-wide kernel with dilation 5 spans 11 > 10 inputs"),
                           ((10, 0), "kernel_size 0"), ((10, 3, 0), "stride 0")]:
@@ -114,6 +122,8 @@ cells = [
         g.assert_int(conv_params(3, 16, 3), 448, "conv_params(3, 16, 3)", hint="16 filters of 3·3·3 weights, plus 16 biases")
         g.assert_int(conv_params(16, 32, 3, bias=False), 4608, "conv_params(16, 32, 3, bias=False)")
         g.assert_int(conv_params(8, 8, (5,)), 328, "conv_params(8, 8, (5,))", hint="(5,) is a 1-D kernel of 5 elements")
+        g.assert_int(conv_params(8, 16, (3, 3), groups=4), 304, "conv_params(8, 16, (3, 3), groups=4)",
+                     hint="with groups, each filter sees in_channels / groups channels: 16 · 2 · 9 weights + 16 biases")
     print("conv_params: visible tests passed")
     """),
     hidden("conv_params_hidden", 2, GUARD, """
@@ -160,6 +170,8 @@ cells = [
     with g.forbid(FORBIDDEN, "separable_conv_params"), g.substitute(globals(), conv_params=REFERENCE_CONV_PARAMS):
         g.assert_int(separable_conv_params(32, 64, 3), 2432, "separable_conv_params(32, 64, 3)",
                      hint="depthwise 32·3·3 + 32 biases, pointwise 32·64 + 64 biases")
+        g.assert_int(separable_conv_params(32, 64, 3, bias=False), 2336, "separable_conv_params(32, 64, 3, bias=False)",
+                     hint="without biases: depthwise 32·3·3, pointwise 32·64")
     print("separable_conv_params: visible tests passed")
     """),
     hidden("separable_conv_params_hidden", 2, GUARD, """
@@ -239,6 +251,7 @@ cells = [
     features. Predict its parameter count and the receptive field of its last convolution
     with your functions, then compare with the real model built by `nnlab`.
     """),
+    prediction('the parameter count and the receptive field of the last convolution'),
     code("""
     import nnlab
 
@@ -269,7 +282,9 @@ cells = [
     `conv_output_size(32, 5)` gives 28. Verdict: refuted as a general formula. It holds for
     $F = 2$ only; the general one is $\\lfloor (N - F + 2P)/S \\rfloor + 1$, and with dilation
     $D$, $\\lfloor (N + 2P - D(F-1) - 1)/S \\rfloor + 1$.
-    """),
+    """, rubric=(
+        'with N = 32, P = 0, S = 1: the printed formula gives 31; conv_output_size gives 31 for F = 2, 30 for F = 3 and 28 for F = 5.',
+        'the printed formula is the general ⌊(N − F + 2P)/S⌋ + 1 with F = 2 substituted, so it holds for kernels of size 2 only (with dilation D: ⌊(N + 2P − D(F − 1) − 1)/S⌋ + 1).')),
 ]
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, solution, tests
+from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 import math
@@ -61,7 +61,8 @@ cells = [
 
     Draw the random numbers from `generator` when one is given (for example
     `torch.rand(x.shape, generator=generator)`), so that a seeded generator reproduces the
-    same mask. Return a new tensor; leave `x` as it was.
+    same mask. Return a new tensor of `x`'s shape and dtype (a float32 `x` gives a float32
+    result), differentiable with respect to `x`; leave `x` as it was.
     """),
     solution("dropout", """
     def dropout(x, p, training, generator=None):
@@ -84,8 +85,20 @@ cells = [
         y = dropout(x, 0.5, training=True, generator=torch.Generator().manual_seed(0))
         everything = dropout(x, 1.0, training=True)
     g.assert_tensor_close(evaluated, x, "dropout(x, 0.5, training=False)", hint="in evaluation mode return x unchanged")
+    assert y.dtype == x.dtype and y.shape == x.shape, (
+        f"dropout(torch.ones(100000), 0.5, training=True) returned {y.dtype} {tuple(y.shape)}; expected {x.dtype} {tuple(x.shape)}: "
+        "a float mask multiplies in its own dtype (use mask.to(x.dtype) or torch.rand(..., dtype=x.dtype))")
     check_rate(y, x, 0.5, "dropout(torch.ones(100000), 0.5, training=True)")
+    g.assert_tensor_close(x, torch.ones(100_000), "x after dropout(x, 0.5, training=True)", hint="return a new tensor; do not modify x")
     g.assert_tensor_close(everything, torch.zeros_like(x), "dropout(x, 1.0, training=True)")
+    with no_delegation("dropout"), g.forbid([nnlab.dropout], "dropout"):
+        first = dropout(x[:1000], 0.3, True, generator=torch.Generator().manual_seed(5))
+        torch.manual_seed(123)  # the global generator moves; the given one does not
+        second = dropout(x[:1000], 0.3, True, generator=torch.Generator().manual_seed(5))
+        assert torch.equal(first, second), (
+            "dropout with two generators seeded alike gave different masks: draw the random numbers from `generator`")
+        g.assert_raises(ValueError, dropout, x[:3], 1.2, True, call="dropout(x, 1.2, True)",
+                        hint="p is a probability: outside [0, 1] raise ValueError")
     print("dropout: visible tests passed")
     """),
     hidden("dropout_hidden", 3, GUARD, """
@@ -112,10 +125,15 @@ cells = [
         g.assert_tensor_close(dropout(x, 0.0, True), x, "dropout(x, 0.0, training=True)", hint="p = 0 drops nothing")
         x_grad = torch.randn(100, generator=rng, requires_grad=True)
         y = dropout(x_grad, 0.5, True, generator=torch.Generator().manual_seed(3))
+        assert y.dtype == x_grad.dtype, f"dropout of a {x_grad.dtype} tensor returned {y.dtype}; keep the input's dtype"
         y.sum().backward()
         expected_grad = (y.detach() != 0).float() * 2.0
         g.assert_tensor_close(x_grad.grad, expected_grad, "the gradient of dropout(x, 0.5, True).sum()",
                               hint="build the output from x with differentiable operations (x * mask / (1 - p))")
+    """),
+    hidden("dropout_validation", 1, GUARD, """
+    g.assert_no_delegation(dropout, FORBIDDEN_FUNCTIONS, "dropout")
+    with no_delegation("dropout"), g.forbid([nnlab.dropout], "dropout"):
         for bad in (-0.1, 1.5):
             g.assert_raises(ValueError, dropout, torch.ones(3), bad, True, call=f"dropout(x, {bad}, True)",
                             hint="p is a probability: outside [0, 1] raise ValueError")
@@ -154,6 +172,13 @@ cells = [
     assert layer.p == 0.5, f"Dropout().p is {layer.p!r}; expected the default 0.5"
     check_rate(y, x, 0.5, "Dropout()(torch.ones(100000)) in training mode")
     g.assert_tensor_close(evaluated, x, "Dropout() in evaluation mode", hint="use self.training: model.eval() turns dropout off")
+    with no_delegation("Dropout"), g.substitute(globals(), dropout=REFERENCE_DROPOUT):
+        layer = Dropout(0.2)
+        assert layer.p == 0.2, f"Dropout(0.2).p is {layer.p!r}; store the rate you are given"
+        assert not list(layer.parameters()), "Dropout must not have trainable parameters"
+        layer.eval()
+        layer.train()
+        check_rate(layer(x), x, 0.2, "Dropout(0.2) after .eval() then .train()")
     print("Dropout: visible tests passed")
     """),
     hidden("Dropout_hidden", 2, GUARD, """
@@ -178,11 +203,14 @@ cells = [
     prints the final training accuracy, the validation accuracy and their gap. Predict the
     three gaps before running it (about 15 seconds).
     """),
+    prediction('the gap between training and validation accuracy for p = 0, 0.3 and 0.6'),
     code("""
     import nnlab
+    from nnlab import plots
 
     mnist = nnlab.load_mnist1d()
     train, val, test = mnist.loaders(batch_size=64)
+    curves = {}
     for p in (0.0, 0.3, 0.6):
         torch.manual_seed(0)
         layers, width = [], 40
@@ -191,8 +219,12 @@ cells = [
             width = 512
         model = nn.Sequential(*layers, nn.Linear(width, 10))
         history = nnlab.fit(model, train, val, epochs=15, lr=1e-3, progress=False)
+        epochs = [e + 1 for e in history.epoch]
+        curves[f"p = {p}, training"] = (epochs, history.train_acc)
+        curves[f"p = {p}, validation"] = (epochs, history.val_acc)
         gap = history.train_acc[-1] - history.val_acc[-1]
         print(f"p = {p}: training accuracy {history.train_acc[-1]:.1%}, validation {history.val_acc[-1]:.1%}, gap {gap:.1%}")
+    plots.plot_curves(curves, "epoch", "accuracy");
     """),
     md("""
     ## 4. Hypothesis and verdict
@@ -214,7 +246,9 @@ cells = [
     is. Without the division, the next layer would be trained on inputs that are on average
     $(1 - p)$ times smaller than at test time, and every pre-activation would be shifted at
     test time unless one multiplied by $1 - p$ there.
-    """),
+    """, rubric=(
+        'p = 0: training near 98 %, validation near 70 % (a gap of 25-30 points); p = 0.3: a gap of a few points at about the same validation accuracy; p = 0.6: no gap, by underfitting (training near 50 %).',
+        "inverted dropout divides the kept units by 1 − p in training, so each unit's expected value matches the network used whole at test time; without it the next layer would see inputs (1 − p) times smaller in training than at test.")),
 ]
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, solution, tests
+from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -61,6 +61,8 @@ cells = [
                            hint="a Linear weight has shape (out, in)")
         g.assert_int_tuple(fans(torch.empty(16, 8, 3, 5)), (120, 240), "fans(torch.empty(16, 8, 3, 5))",
                            hint="for a conv weight multiply both fans by the kernel size 3·5 = 15")
+    g.assert_raises(ValueError, fans, torch.empty(7), call="fans(torch.empty(7))",
+                    hint="a weight with fewer than 2 dims has no fan_in and fan_out")
     print("fans: visible tests passed")
     """),
     hidden("fans_hidden", 2, GUARD, """
@@ -74,6 +76,10 @@ cells = [
             expected = torch.nn.init._calculate_fan_in_and_fan_out(torch.empty(shape))  # torch as the oracle
             g.assert_int_tuple(fans(torch.empty(shape)), expected, f"fans(torch.empty{shape})",
                                hint=f"(out, in, *kernel): fan_in = in·{kernel}, fan_out = out·{kernel}")
+    """),
+    hidden("fans_validation", 1, GUARD, """
+    g.assert_no_delegation(fans, g.forbidden_functions(FORBIDDEN), "fans")
+    with g.forbid(FORBIDDEN, "fans"):
         for shape in [(5,), ()]:
             g.assert_raises(ValueError, fans, torch.empty(shape), call=f"fans(torch.empty{shape})",
                             hint="a weight with fewer than 2 dims has no fan_in and fan_out")
@@ -118,6 +124,15 @@ cells = [
     g.assert_in_place(returned, w, before, "xavier_uniform_(w)")
     g.assert_distribution(w, math.sqrt(6 / 500) / math.sqrt(3), "xavier_uniform_(torch.empty(300, 200))",
                           kind="uniform", formula="a/√3 with a = √(6/(200+300))")
+    # a model's weight: an nn.Parameter that requires gradients, with a gain
+    w = torch.nn.Parameter(torch.empty(200, 300))
+    before = w.detach().clone()
+    call = "xavier_uniform_(nn.Parameter(torch.empty(200, 300)), gain=2.0)"
+    with g.forbid(FORBIDDEN, "xavier_uniform_"), g.substitute(globals(), fans=REFERENCE_FANS):
+        returned = g.call_in_place_on_parameter(xavier_uniform_, w, call, gain=2.0)
+    g.assert_in_place(returned, w, before, call)
+    g.assert_distribution(w, 2.0 * math.sqrt(6 / 500) / math.sqrt(3), call, kind="uniform",
+                          formula="a/√3 with a = 2·√(6/(200+300))")
     print("xavier_uniform_: visible tests passed")
     """),
     hidden("xavier_uniform__hidden", 2, GUARD, """
@@ -130,11 +145,10 @@ cells = [
             a = gain * math.sqrt(6 / (fan_in + fan_out))
             w = torch.nn.Parameter(torch.empty(shape))
             before = w.detach().clone()
-            call = f"xavier_uniform_(torch.empty{shape}, gain={gain:.4g})"
-            g.assert_in_place(xavier_uniform_(w, gain=gain), w, before, call)
+            call = f"xavier_uniform_(nn.Parameter(torch.empty{shape}), gain={gain:.4g})"
+            g.assert_in_place(g.call_in_place_on_parameter(xavier_uniform_, w, call, gain=gain), w, before, call)
             g.assert_distribution(w, a / math.sqrt(3), call, kind="uniform",
                                   formula=f"a/√3 with a = {gain:.4g}·√(6/({fan_in}+{fan_out}))")
-            assert w.requires_grad, f"{call} turned off requires_grad of the parameter"
     """),
     solution("xavier_normal_", """
     def xavier_normal_(weight, gain=1.0):
@@ -154,6 +168,14 @@ cells = [
         returned = xavier_normal_(w)
     g.assert_in_place(returned, w, before, "xavier_normal_(w)")
     g.assert_distribution(w, math.sqrt(2 / 500), "xavier_normal_(torch.empty(300, 200))", formula="√(2/(200+300))")
+    # a model's weight: an nn.Parameter that requires gradients, with a gain
+    w = torch.nn.Parameter(torch.empty(200, 300))
+    before = w.detach().clone()
+    call = "xavier_normal_(nn.Parameter(torch.empty(200, 300)), gain=0.5)"
+    with g.forbid(FORBIDDEN, "xavier_normal_"), g.substitute(globals(), fans=REFERENCE_FANS):
+        returned = g.call_in_place_on_parameter(xavier_normal_, w, call, gain=0.5)
+    g.assert_in_place(returned, w, before, call)
+    g.assert_distribution(w, 0.5 * math.sqrt(2 / 500), call, formula="0.5·√(2/(200+300))")
     print("xavier_normal_: visible tests passed")
     """),
     hidden("xavier_normal__hidden", 2, GUARD, """
@@ -165,8 +187,8 @@ cells = [
             fan_out = shape[0] * math.prod(shape[2:])
             w = torch.nn.Parameter(torch.empty(shape))
             before = w.detach().clone()
-            call = f"xavier_normal_(torch.empty{shape}, gain={gain:.4g})"
-            g.assert_in_place(xavier_normal_(w, gain=gain), w, before, call)
+            call = f"xavier_normal_(nn.Parameter(torch.empty{shape}), gain={gain:.4g})"
+            g.assert_in_place(g.call_in_place_on_parameter(xavier_normal_, w, call, gain=gain), w, before, call)
             g.assert_distribution(w, gain * math.sqrt(2 / (fan_in + fan_out)), call,
                                   formula=f"{gain:.4g}·√(2/({fan_in}+{fan_out}))")
     """),
@@ -179,7 +201,8 @@ cells = [
     the forward signal) or `fan_out` (`mode="fan_out"`, preserves the backward gradients).
 
     Write `he_normal_(weight, mode="fan_in")`: in place, $N(0, 2/\\text{fan})$; any other `mode`
-    raises `ValueError`.
+    raises `ValueError`. PyTorch's own `kaiming_normal_` defaults to `mode="fan_in"` too; a
+    network initialized with `fan_out` keeps the gradients' scale instead of the activations'.
     """),
     solution("he_normal_", """
     def he_normal_(weight, mode="fan_in"):
@@ -201,6 +224,15 @@ cells = [
         returned = he_normal_(w)
     g.assert_in_place(returned, w, before, "he_normal_(w)")
     g.assert_distribution(w, math.sqrt(2 / 512), "he_normal_(torch.empty(256, 512))", formula="√(2/fan_in) = √(2/512)")
+    w = torch.empty(256, 512)
+    before = w.clone()
+    with g.forbid(FORBIDDEN, "he_normal_"), g.substitute(globals(), fans=REFERENCE_FANS):
+        returned = he_normal_(w, mode="fan_out")
+    g.assert_in_place(returned, w, before, "he_normal_(w, mode='fan_out')")
+    g.assert_distribution(w, math.sqrt(2 / 256), "he_normal_(torch.empty(256, 512), mode='fan_out')",
+                          formula="√(2/fan_out) = √(2/256)")
+    g.assert_raises(ValueError, he_normal_, torch.empty(4, 4), mode="fan_sum",
+                    call="he_normal_(w, mode='fan_sum')", hint="only 'fan_in' and 'fan_out' are valid modes")
     print("he_normal_: visible tests passed")
     """),
     hidden("he_normal__hidden", 2, GUARD, """
@@ -214,8 +246,13 @@ cells = [
             call = f"he_normal_(torch.empty{shape}, mode={mode!r})"
             g.assert_in_place(he_normal_(w, mode=mode), w, before, call)
             g.assert_distribution(w, math.sqrt(2 / fan), call, formula=f"√(2/{mode}) = √(2/{fan})")
-        g.assert_raises(ValueError, he_normal_, torch.empty(4, 4), mode="fan_avg",
-                        call="he_normal_(w, mode='fan_avg')", hint="only 'fan_in' and 'fan_out' are valid modes")
+    """),
+    hidden("he_normal__validation", 1, GUARD, """
+    g.assert_no_delegation(he_normal_, g.forbidden_functions(FORBIDDEN), "he_normal_")
+    with g.forbid(FORBIDDEN, "he_normal_"), g.substitute(globals(), fans=REFERENCE_FANS):
+        for mode in ("fan_avg", "FAN_IN"):
+            g.assert_raises(ValueError, he_normal_, torch.empty(4, 4), mode=mode,
+                            call=f"he_normal_(w, mode={mode!r})", hint="only 'fan_in' and 'fan_out' are valid modes")
     """),
     md("""
     ## 4. LeCun initialization
@@ -223,6 +260,9 @@ cells = [
     LeCun et al. (1998) use $\\operatorname{Var}(w) = 1/\\text{fan\\_in}$: the variance that keeps
     a linear layer's output variance equal to its input variance. Self-normalizing networks
     (SELU activations) rely on it. Write `lecun_normal_(weight)`: in place, $N(0, 1/\\text{fan\\_in})$.
+
+    Every initializer here receives plain tensors and `nn.Parameter`s (a model's weights,
+    which require gradients): fill under `torch.no_grad()`, and keep `requires_grad` as it was.
     """),
     solution("lecun_normal_", """
     def lecun_normal_(weight):
@@ -241,6 +281,13 @@ cells = [
         returned = lecun_normal_(w)
     g.assert_in_place(returned, w, before, "lecun_normal_(w)")
     g.assert_distribution(w, math.sqrt(1 / 512), "lecun_normal_(torch.empty(256, 512))", formula="√(1/fan_in) = √(1/512)")
+    w = torch.nn.Parameter(torch.empty(128, 64, 3))
+    before = w.detach().clone()
+    call = "lecun_normal_(nn.Parameter(torch.empty(128, 64, 3)))"
+    with g.forbid(FORBIDDEN, "lecun_normal_"), g.substitute(globals(), fans=REFERENCE_FANS):
+        returned = g.call_in_place_on_parameter(lecun_normal_, w, call)
+    g.assert_in_place(returned, w, before, call)
+    g.assert_distribution(w, math.sqrt(1 / (64 * 3)), call, formula="√(1/fan_in) = √(1/(64·3))")
     print("lecun_normal_: visible tests passed")
     """),
     hidden("lecun_normal__hidden", 1, GUARD, """
@@ -264,6 +311,7 @@ cells = [
     deviation of each layer's output. Before running it, write down what you expect for
     each of the four curves.
     """),
+    prediction('the std of each of the four curves after layer 50, before you run the cell'),
     code("""
     import nnlab
     from nnlab import plots
@@ -306,7 +354,9 @@ cells = [
     ReLU" is confirmed; "Glorot for tanh" is not, at this depth: a gain above 1 (He's
     $\\sqrt2$, or the 5/3 PyTorch recommends for tanh) keeps the signal, plain Glorot lets
     it fade.
-    """),
+    """, rubric=(
+        'ReLU with Glorot ends around 1e-8 (anything below 1e-6); ReLU with He stays of order 0.5 (0.2 to 2); tanh with Glorot fades to about 0.1; tanh with He holds near 0.5.',
+        "a ReLU halves E[x²], so Glorot's Var(w) = 1/256 loses a factor 2 per layer (2⁵⁰ in variance) while He's 2/fan_in makes up for it; tanh contracts all but small inputs, so Glorot's variance (right for a slope-1 activation) fades and a gain above 1 holds it.")),
 ]
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, solution, tests
+from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 import math
@@ -75,6 +75,10 @@ cells = [
         values = [step_decay(0.1, epoch) for epoch in (0, 9, 10, 25)]
     for epoch, value, expected in zip((0, 9, 10, 25), values, (0.1, 0.1, 0.05, 0.025)):
         assert_lr(value, expected, f"step_decay(0.1, {epoch})", hint="the rate drops at epochs 10, 20, ... and stays flat in between")
+    with g.forbid(FORBIDDEN, "step_decay"):
+        for epoch, expected in ((2, 1.0), (3, 0.1), (7, 0.01)):
+            assert_lr(step_decay(1.0, epoch, drop=0.1, every=3), expected, f"step_decay(1.0, {epoch}, drop=0.1, every=3)",
+                      hint="use the drop and every you are given: lr0 * drop ** (epoch // every)")
     print("step_decay: visible tests passed")
     """),
     hidden("step_decay_hidden", 2, GUARD, """
@@ -105,6 +109,7 @@ cells = [
         assert_lr(exponential_decay(0.1, 0, 0.5), 0.1, "exponential_decay(0.1, 0, 0.5)")
         assert_lr(exponential_decay(0.1, 2, 0.5), 0.1 * math.exp(-1.0), "exponential_decay(0.1, 2, 0.5)",
                   hint="lr0 * e^(-k t): after t = 2 with k = 0.5 the rate is lr0 / e")
+        assert_lr(exponential_decay(0.1, 0.5, 2.0), 0.1 * math.exp(-1.0), "exponential_decay(0.1, 0.5, 2.0)", hint="t may be any real number")
     print("exponential_decay: visible tests passed")
     """),
     hidden("exponential_decay_hidden", 2, GUARD, """
@@ -128,6 +133,7 @@ cells = [
     with g.forbid(FORBIDDEN, "inverse_time_decay"):
         assert_lr(inverse_time_decay(0.1, 0, 0.5), 0.1, "inverse_time_decay(0.1, 0, 0.5)")
         assert_lr(inverse_time_decay(0.1, 2, 0.5), 0.05, "inverse_time_decay(0.1, 2, 0.5)", hint="lr0 / (1 + k t) = 0.1 / 2")
+        assert_lr(inverse_time_decay(0.1, 0.5, 2.0), 0.05, "inverse_time_decay(0.1, 0.5, 2.0)", hint="t may be any real number")
     print("inverse_time_decay: visible tests passed")
     """),
     hidden("inverse_time_decay_hidden", 2, GUARD, """
@@ -170,6 +176,13 @@ cells = [
                   hint="the cosine starts at lr_max right after warm-up")
         assert_lr(warmup_cosine(55, 100, 1.0, warmup_steps=10), 0.5, "warmup_cosine(55, 100, 1.0, warmup_steps=10)",
                   hint="half-way through the cosine part, the rate is half-way between lr_max and lr_min")
+        assert_lr(warmup_cosine(55, 100, 1.0, warmup_steps=10, lr_min=0.2), 0.6, "warmup_cosine(55, 100, 1.0, warmup_steps=10, lr_min=0.2)",
+                  hint="the cosine runs from lr_max down to lr_min: half-way it is (lr_max + lr_min) / 2")
+        for step in (100, 150):
+            assert_lr(warmup_cosine(step, 100, 1.0, warmup_steps=10, lr_min=0.2), 0.2, f"warmup_cosine({step}, 100, 1.0, warmup_steps=10, lr_min=0.2)",
+                      hint="from total_steps on the rate stays at lr_min: clip q to [0, 1]")
+        assert_lr(warmup_cosine(4, 4, 1.0, warmup_steps=4), 1.0, "warmup_cosine(4, 4, 1.0, warmup_steps=4)",
+                  hint="with no steps left after warm-up, divide by max(1, total_steps - warmup_steps)")
     print("warmup_cosine: visible tests passed")
     """),
     hidden("warmup_cosine_hidden", 3, GUARD, """
@@ -233,6 +246,18 @@ cells = [
     for step in (0, 3, 4, 12, 19):
         assert_lr(seen[step], REFERENCE_WARMUP_COSINE(step, 20, 1.0, 4), f"the learning rate at step {step} of WarmupCosine(total_steps=20, warmup_steps=4)",
                   hint="get_lr returns warmup_cosine(self.last_epoch, ...) for each base lr")
+    assert isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler), "WarmupCosine must subclass torch.optim.lr_scheduler.LRScheduler"
+    with g.forbid(FORBIDDEN, "WarmupCosine"), g.substitute(globals(), warmup_cosine=REFERENCE_WARMUP_COSINE):
+        a, b = torch.zeros(2, requires_grad=True), torch.zeros(3, requires_grad=True)
+        optimizer = torch.optim.SGD([{"params": [a], "lr": 0.5}, {"params": [b], "lr": 0.1}], lr=1.0)
+        scheduler = WarmupCosine(optimizer, total_steps=12, warmup_steps=2, lr_min=0.01)
+        for step in range(15):
+            for group, base in zip(optimizer.param_groups, (0.5, 0.1)):
+                assert_lr(group["lr"], REFERENCE_WARMUP_COSINE(step, 12, base, 2, 0.01),
+                          f"the lr of the group with base lr {base} at step {step} (total_steps=12, warmup_steps=2, lr_min=0.01)",
+                          hint="each group follows the schedule with ITS OWN initial lr (self.base_lrs), not the current lr")
+            optimizer.step()
+            scheduler.step()
     print("WarmupCosine: visible tests passed")
     """),
     hidden("WarmupCosine_hidden", 3, GUARD, """
@@ -258,20 +283,25 @@ cells = [
     (one epoch of warm-up, then cosine to 0). Predict which ends with the lower training
     loss and the higher validation accuracy before running it (a few seconds).
     """),
+    prediction('which run ends with the lower training loss and which with the higher validation accuracy'),
     code("""
     import nnlab
+    from nnlab import plots
 
     mnist = nnlab.load_mnist1d()
     train, val, test = mnist.loaders(batch_size=64)
     epochs, peak = 20, 0.1
+    curves = {}
     for name, schedule in [("constant", None),
                            ("warm-up + cosine", lambda opt, total: WarmupCosine(opt, total, warmup_steps=len(train)))]:
         torch.manual_seed(0)
         model = nnlab.mlp(40, 10, width=256, depth=2)
         history = nnlab.fit(model, train, val, epochs=epochs, optimizer="sgd", lr=peak, momentum=0.9,
                             scheduler=schedule, progress=False)
+        curves[name] = ([e + 1 for e in history.epoch], history.train_loss)
         print(f"{name:>17}: final training loss {history.train_loss[-1]:.3f}, validation accuracy {history.val_acc[-1]:.1%}, "
               f"best {max(history.val_acc):.1%}")
+    plots.plot_curves(curves, "epoch", "training loss", logy=True, marker="o");
     """),
     md("""
     ## 6. Hypothesis and verdict
@@ -291,7 +321,9 @@ cells = [
     constant rate does. A warm-up avoids the first steps at full rate, when the gradients of
     a freshly initialized network are large and badly scaled and momentum (or Adam's still
     unreliable second-moment estimate) can turn them into a step that diverges.
-    """),
+    """, rubric=(
+        "warm-up + cosine ends with a clearly lower training loss than the constant rate, and a validation accuracy at least as high; the constant run's last epochs stay noisy.",
+        "a decay takes large steps early (fast progress) and small ones late (the weights settle into the valley); a warm-up avoids full-rate steps while a fresh network's gradients are large and badly scaled.")),
 ]
 
 NOTEBOOK = notebook(cells)

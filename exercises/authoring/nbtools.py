@@ -50,8 +50,28 @@ def hidden(name, points, setup, body):
     return nbformat.v4.new_code_cell(src.strip(), metadata=_meta(grade=True, locked=True, points=points, grade_id=name))
 
 
-def manual(name, points, text):
-    return nbformat.v4.new_markdown_cell(dedent(text).strip(), metadata=_meta(grade=True, solution=True, points=points, grade_id=name))
+def manual(name, points, text, rubric=None):
+    """A manually graded answer. The source notebook holds the model answer and, for the
+    graders, a rubric: how the points split and what ranges of numbers are acceptable.
+    nbgrader replaces the whole cell with "YOUR ANSWER HERE" in the students' copy."""
+    body = dedent(text).strip()
+    if rubric is not None:
+        numbers, mechanism = (dedent(part).strip() for part in rubric)
+        body += (
+            f"\n\n**Rubric for graders ({points} points).**\n\n"
+            "- 0.5: a prediction written in the prediction cell before the run, and a sentence on whether it held.\n"
+            f"- 0.75: numbers quoted from the student's own output above (the autograded notebook keeps it), "
+            f"close to these: {numbers} Other values earn the points when the output shows them.\n"
+            f"- 0.75: the mechanism: {mechanism}\n\n"
+            "A verdict without numbers earns at most 1 point; numbers without a verdict at most 1.25."
+        )
+    return nbformat.v4.new_markdown_cell(body, metadata=_meta(grade=True, solution=True, points=points, grade_id=name))
+
+
+def prediction(what):
+    """An unlocked, ungraded cell where the student writes a prediction before an experiment runs."""
+    return nbformat.v4.new_markdown_cell(
+        f"**My prediction**, written before running the next cell ({dedent(what).strip()}):\n\n_..._")
 
 
 def reset_ids():

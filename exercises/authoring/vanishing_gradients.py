@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, solution, tests
+from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -54,6 +54,13 @@ cells = [
     g.assert_tensor_close(result, x.grad, "sigmoid_derivative(torch.linspace(-5, 5, 11))", rtol=1e-9)
     g.assert_tensor_close(sigmoid_derivative(torch.zeros(1, dtype=torch.float64)), torch.tensor([0.25], dtype=torch.float64),
                           "sigmoid_derivative(torch.zeros(1))", hint="the derivative peaks at 1/4 at x = 0")
+    x = torch.tensor([-100.0, 100.0])
+    with g.forbid(FORBIDDEN, "sigmoid_derivative"):
+        result = sigmoid_derivative(x)
+    g.assert_tensor_close(result, torch.zeros(2), "sigmoid_derivative(torch.tensor([-100., 100.]))", atol=1e-20,
+                          hint="e^(-x) overflows for x = -100 in float32: compute it from torch.sigmoid(x), which never does")
+    assert result.dtype == x.dtype, f"sigmoid_derivative of a float32 tensor returned {result.dtype}; keep the input's dtype"
+    assert torch.equal(x, torch.tensor([-100.0, 100.0])), "sigmoid_derivative changed its input x; return a new tensor instead"
     print("sigmoid_derivative: visible tests passed")
     """),
     hidden("sigmoid_derivative_hidden", 2, GUARD, """
@@ -100,6 +107,10 @@ cells = [
         assert isinstance(norms[name], float), f"grad_norms(...)[{name!r}] is a {type(norms[name]).__name__}; return a plain float (float(tensor))"
         assert abs(norms[name] - value) <= 1e-6 * value, (
             f"grad_norms(...)[{name!r}] is {norms[name]:.6g}; expected {value:.6g}, the L2 norm √Σg² of that gradient")
+    net[2].bias.grad = None  # as if it had not taken part: no gradient, so no entry
+    with g.forbid(FORBIDDEN, "grad_norms"):
+        norms = grad_norms(net)
+    assert "2.bias" not in norms, "grad_norms returned an entry for 2.bias, whose .grad is None: leave such parameters out"
     print("grad_norms: visible tests passed")
     """),
     hidden("grad_norms_hidden", 2, GUARD, """
@@ -122,7 +133,8 @@ cells = [
     ## 3. Activation spread
 
     Write `activation_stds(model, x)` for an `nn.Sequential`: feed `x` through each child in
-    turn, without tracking gradients (`torch.no_grad()`), and return a list with the standard
+    turn (each called once, as `child(x)`), with autograd off (`torch.no_grad()`: the tests
+    check that no child runs while autograd records), and return a list with the standard
     deviation of each child's output (PyTorch's default `tensor.std()`, which divides by
     $n - 1$), as plain floats. The first entry is the first child's output, not the input.
     """),
@@ -145,9 +157,14 @@ cells = [
     with torch.no_grad():
         h1 = net[0](x)
         expected = [h1.std().item(), h1.relu().std().item(), net[2](h1.relu()).std().item()]
-    with g.forbid(FORBIDDEN, "activation_stds"):
+    with g.forbid(FORBIDDEN, "activation_stds"), g.recording_grad_mode(net) as grad_modes:
         stds = activation_stds(net, x)
     assert isinstance(stds, list) and len(stds) == 3, f"activation_stds returned {stds!r}; expected a list of 3 floats, one per child"
+    assert len(grad_modes) == len(net), (
+        f"activation_stds called the children {len(grad_modes)} times for {len(net)} children: call each once, as child(x)")
+    assert not any(grad_modes), (
+        "activation_stds ran the children with autograd recording: wrap the forward passes in torch.no_grad() "
+        "(a measurement needs no graph, and a graph keeps every activation in memory)")
     for i, (got, want) in enumerate(zip(stds, expected)):
         assert abs(float(got) - want) <= 1e-6 * want, (
             f"activation_stds(...)[{i}] is {float(got):.6g}; expected {want:.6g} (tensor.std(), which divides by n - 1)")
@@ -163,13 +180,15 @@ cells = [
         for child in net:
             h = child(h)
             expected.append(h.std().item())
-    with g.forbid(FORBIDDEN, "activation_stds"):
+    with g.forbid(FORBIDDEN, "activation_stds"), g.recording_grad_mode(net) as grad_modes:
         stds = activation_stds(net, x)
     assert len(stds) == len(expected), f"activation_stds returned {len(stds)} values for {len(net)} children"
+    assert len(grad_modes) == len(net), f"activation_stds called the children {len(grad_modes)} times for {len(net)} children"
+    assert not any(grad_modes), "activation_stds ran the children with autograd recording: use torch.no_grad()"
     for i, (got, want) in enumerate(zip(stds, expected)):
         assert isinstance(got, float), f"activation_stds(...)[{i}] is a {type(got).__name__}; return plain floats"
         assert abs(got - want) <= 1e-6 * want, f"activation_stds(...)[{i}] is {got:.6g}; expected {want:.6g}"
-    assert all(p.grad is None for p in net.parameters()), "activation_stds must not compute gradients"
+    assert all(p.grad is None for p in net.parameters()), "activation_stds must not compute gradients (no backward pass)"
     """),
     md("""
     ## 4. Experiment: skip connections
@@ -180,6 +199,7 @@ cells = [
     `activation_stds` of every block. Before running it, predict: how many orders of
     magnitude lie between the first and the last layer's gradient in each network?
     """),
+    prediction("how many orders of magnitude between the first and the last layer's gradient, plain and with skip connections"),
     code("""
     import nnlab
     from nnlab import plots
@@ -221,7 +241,9 @@ cells = [
     output to the running sum, so the activations, whose std grows from 0.16 to about 1.8,
     and with them the last layer's gradient, grow with depth. Verdict: the hypothesis that
     skip connections remove the vanishing gradient is confirmed.
-    """),
+    """, rubric=(
+        "plain: the first layer's gradient is about 1e-13 against about 1 at the output (ten orders or more); with skip connections the first layer's gradient is of order 0.1 to 1 and the activation std grows with depth.",
+        "each step back multiplies by σ' ≤ 1/4 and a weight matrix that does not compensate, so the gradient shrinks geometrically; a skip connection adds δ_l itself to δ_(l-1), an identity path that carries the gradient back unshrunk.")),
 ]
 
 NOTEBOOK = notebook(cells)

@@ -28,10 +28,8 @@ def probe_batchnorm_forward(forward, seed):
         kwargs = {"momentum": momentum, "eps": eps} if full else {}
         call = f"batchnorm_forward(x of shape ({n}, {d}), ..." + (f", momentum={momentum}, eps={eps})" if full else ")")
         out = attempt(forward, x, gamma, beta, rm, rv, True, **kwargs)
-        result = {"training output": plain(out), "running_mean": rm.clone()}
-        if full:
-            result["running_var"] = rv.clone()
-            result["gradients"] = attempt(_gradients, out, (x, gamma, beta), upstream)
+        result = {"training output": plain(out), "running_mean": rm.clone(), "running_var": rv.clone(),
+                  "gradients": attempt(_gradients, out, (x, gamma, beta), upstream)}
         # evaluation mode with running statistics of the probe's own (not those the call above updated)
         frozen_mean = torch.randn(d, generator=rng, dtype=torch.float64)
         frozen_var = torch.rand(d, generator=rng, dtype=torch.float64) + 0.5
@@ -54,7 +52,8 @@ def probe_BatchNorm1d(cls, seed):
         if not isinstance(layer, nn.Module):
             return case(f"BatchNorm1d({d})", {"module": str(type(layer))})
         result = {"parameters": sorted(n for n, _ in layer.named_parameters()),
-                  "buffers": sorted(n for n, _ in layer.named_buffers())}
+                  # torch's num_batches_tracked is allowed, not required
+                  "buffers": sorted(n for n, _ in layer.named_buffers() if n != "num_batches_tracked")}
         layer = layer.double() if full else layer
         dtype = torch.float64 if full else torch.float32
         with torch.no_grad():
@@ -73,9 +72,9 @@ def probe_BatchNorm1d(cls, seed):
                 observed["weight gradient"] = plain(getattr(getattr(layer, "weight", None), "grad", None))
             steps.append(observed)
         result["training steps"] = steps
+        layer.eval()
+        result["evaluation output"] = plain(attempt(layer, torch.randn(5, d, dtype=dtype)))
         if full:
-            layer.eval()
-            result["evaluation output"] = plain(attempt(layer, torch.randn(5, d, dtype=dtype)))
             moved = attempt(lambda: cls(d).double())
             result["buffer dtype after .double()"] = str(getattr(getattr(moved, "running_mean", None), "dtype", None))
         return case(f"BatchNorm1d({d}" + (f", eps={eps}, momentum={momentum})" if full else ")"), result)

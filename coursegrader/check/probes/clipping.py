@@ -57,7 +57,8 @@ def probe_clip_by_global_norm(clip, seed):
             result = type(result)(plain(r) for r in result)  # a wrong shape of answer, compared as it is
         return case(f"clip_by_global_norm({label}, {max_norm})", {"value": result, "inputs unchanged": _unchanged(tensors, before)})
 
-    visible = [observe([torch.randn(3, generator=rng), torch.randn(3, generator=rng) * 2], round(uniform(rng, 1, 3), 3), "two vectors")]
+    visible = [observe([torch.randn(3, generator=rng), torch.randn(3, generator=rng) * 2], round(uniform(rng, 1, 3), 3), "two vectors"),
+               observe([torch.randn(2, generator=rng) for _ in range(3)], 0.5, "a generator of three vectors", as_generator=True)]
     hidden = [observe([torch.randn(s, generator=rng, dtype=torch.float64) for s in shapes], m, f"tensors of shapes {shapes}")
               for shapes, m in [([(20, 10), (10,), (5, 20)], 1.0), ([(3, 3)], 0.5), ([(4,), (2, 2, 2)], 1e4)]]
     hidden.append(observe([torch.ones(4) for _ in range(3)], 1.0, "a generator of three tensors", as_generator=True))
@@ -71,9 +72,12 @@ def probe_clip_grad_norm_(clip, seed):
         if frozen:
             model[2].weight.requires_grad_(False)
         model(torch.randn(16, 6)).pow(2).sum().mul(scale).backward()
+        held = {name: p.grad for name, p in model.named_parameters()}  # what an optimizer would hold on to
         total = attempt(clip, model.parameters() if as_generator else list(model.parameters()), max_norm)
         gradients = {name: (plain(p.grad) if p.grad is not None else "no gradient") for name, p in model.named_parameters()}
-        return case(f"clip_grad_norm_(model.parameters(), {max_norm})", {"returned": plain(total), "gradients": gradients})
+        in_place = all(p.grad is held[name] for name, p in model.named_parameters())
+        return case(f"clip_grad_norm_(model.parameters(), {max_norm})",
+                    {"returned": plain(total), "gradients": gradients, "each .grad rescaled in place": in_place})
 
     rng = generator(seed, 64)
     visible = [observe(round(uniform(rng, 0.5, 2), 3), 10.0, False, True)]

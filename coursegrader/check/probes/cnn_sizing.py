@@ -18,14 +18,15 @@ def probe_conv_output_size(size, seed):
     while len(visible) < 3:
         n, k = integer(rng, 8, 65), integer(rng, 1, 8)
         visible.append(observe(n, k, integer(rng, 1, 3), integer(rng, 0, 3)) if len(visible) != 1 else observe(n, k))
+    visible += [observe(4, 6), observe(10, 3, stride=0)]  # a kernel that does not fit; an invalid stride
     hidden = []
     while len(hidden) < 60:
         n, k, s, p, d = (integer(rng, lo, hi) for lo, hi in [(1, 65), (1, 8), (1, 5), (0, 4), (1, 4)])
         if n + 2 * p >= d * (k - 1) + 1:
             hidden.append(observe(n, k, stride=s, padding=p, dilation=d))
     n = integer(rng, 2, 6)
-    hidden += [observe(n, n + 2), observe(10, 3, 1, 0, 5), observe(10, 0), observe(10, 3, 0)]
-    return {"visible": visible, "hidden": hidden}
+    validation = [observe(n, n + 2), observe(10, 3, 1, 0, 5), observe(10, 0), observe(10, 3, 0)]
+    return {"visible": visible, "hidden": hidden, "validation": validation}
 
 
 def probe_conv_params(params, seed):
@@ -37,7 +38,8 @@ def probe_conv_params(params, seed):
 
     visible = [observe(integer(rng, 1, 17), integer(rng, 1, 33), integer(rng, 1, 6)),
                observe(integer(rng, 1, 17), integer(rng, 1, 33), integer(rng, 1, 6), bias=False),
-               observe(integer(rng, 1, 17), integer(rng, 1, 17), (integer(rng, 1, 8),))]
+               observe(integer(rng, 1, 17), integer(rng, 1, 17), (integer(rng, 1, 8),)),
+               observe(4 * integer(rng, 1, 5), 4 * integer(rng, 1, 5), (3, 3), groups=4)]
     hidden = []
     for _ in range(30):
         groups = [1, 2, 4][integer(rng, 0, 3)]
@@ -55,7 +57,8 @@ def probe_separable_conv_params(params, seed):
         shown = f"{cin}, {cout}, {k}" + "".join(f", {a}={b!r}" for a, b in kwargs.items())
         return case(f"separable_conv_params({shown})", attempt(params, cin, cout, k, **kwargs))
 
-    visible = [observe(integer(rng, 1, 65), integer(rng, 1, 129), integer(rng, 1, 8))]
+    visible = [observe(integer(rng, 1, 65), integer(rng, 1, 129), integer(rng, 1, 8)),
+               observe(integer(rng, 1, 65), integer(rng, 1, 129), integer(rng, 1, 8), bias=False)]
     hidden = [observe(integer(rng, 1, 33), integer(rng, 1, 65), integer(rng, 1, 8), bias=bool(integer(rng, 0, 2))) for _ in range(20)]
     return {"visible": visible, "hidden": hidden}
 

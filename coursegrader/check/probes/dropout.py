@@ -46,6 +46,8 @@ def check(actual, expected, call, task):
         y, grad = actual.get("y"), actual.get("grad")
         if not isinstance(y, torch.Tensor) or not isinstance(grad, torch.Tensor):
             raise Mismatch(f"{call}: the output is not connected to autograd")
+        if y.dtype != grad.dtype:  # the gradient has the input's dtype
+            raise Mismatch(f"{call}: a {grad.dtype} input gave a {y.dtype} output; keep the input's dtype")
         grading.assert_tensor_close(grad, (y != 0).to(grad.dtype) / (1 - expected["p"]), call)
     else:
         compare(actual, expected, call, task)
@@ -57,7 +59,15 @@ def probe_dropout(dropout, seed):
     visible = [case("dropout(torch.ones(100000), 0.5, training=False)", plain(attempt(dropout, x, 0.5, training=False))),
                case("dropout(torch.ones(100000), 0.5, training=True)",
                     _rate(attempt(dropout, x, 0.5, training=True, generator=generator(seed, 42)), x, 0.5)),
-               case("dropout(x, 1.0, training=True)", plain(attempt(dropout, x, 1.0, training=True)))]
+               case("dropout(x, 1.0, training=True)", plain(attempt(dropout, x, 1.0, training=True))),
+               case("x after dropout(torch.ones(100000), ...)", x.clone())]
+    torch.manual_seed(seed + 3)
+    first = attempt(dropout, x[:1000], 0.3, True, generator=generator(seed, 46))
+    torch.manual_seed(seed + 4)
+    second = attempt(dropout, x[:1000], 0.3, True, generator=generator(seed, 46))
+    visible.append(case("dropout(x[:1000], 0.3, True, generator=...) twice with generators seeded alike",
+                        {"kind": "reproducible", "first": plain(first), "second": plain(second)}))
+    visible.append(case("dropout(x, 1.2, True)", attempt(dropout, torch.ones(3), 1.2, True)))
     hidden = []
     for p, shape in [(round(0.1 + 0.3 * torch.rand((), generator=rng).item(), 3), (400, 250)),
                      (round(0.6 + 0.3 * torch.rand((), generator=rng).item(), 3), (50, 40, 30))]:
@@ -81,9 +91,8 @@ def probe_dropout(dropout, seed):
     hidden.append(case("the gradient of dropout(x, 0.5, True).sum()",
                        {"kind": "gradient", "p": 0.5, "y": plain(y) if isinstance(y, torch.Tensor) else None,
                         "grad": plain(x.grad)}))
-    for bad in (-0.1, 1.5):
-        hidden.append(case(f"dropout(x, {bad}, True)", attempt(dropout, torch.ones(3), bad, True)))
-    return {"visible": visible, "hidden": hidden}
+    validation = [case(f"dropout(x, {bad}, True)", attempt(dropout, torch.ones(3), bad, True)) for bad in (-0.1, 1.5)]
+    return {"visible": visible, "hidden": hidden, "validation": validation}
 
 
 def probe_Dropout(cls, seed):
@@ -96,6 +105,16 @@ def probe_Dropout(cls, seed):
     layer.eval()
     visible = [case("Dropout().p", plain(getattr(layer, "p", None))), case("Dropout()(torch.ones(100000)) in training mode", _rate(y, x, 0.5)),
                case("Dropout() in evaluation mode", plain(attempt(layer, x)))]
+    other = attempt(cls, 0.2)
+    if isinstance(other, nn.Module):
+        visible += [case("Dropout(0.2).p", plain(getattr(other, "p", None))),
+                    case("the parameters of Dropout(0.2)", len(list(other.parameters())))]
+        other.eval()
+        other.train()
+        torch.manual_seed(seed + 2)
+        visible.append(case("Dropout(0.2) after .eval() then .train()", _rate(attempt(other, x), x, 0.2)))
+    else:
+        visible.append(case("Dropout(0.2)", str(type(other))))
     net = nn.Sequential(nn.Identity(), attempt(cls, 0.3))
     x = torch.randn(300, 300, generator=generator(seed, 46))
     hidden = [case("the parameters of Dropout(0.3)", len(list(net.parameters())))]

@@ -24,12 +24,13 @@ def probe_fans(fans, seed):
     rng = generator(seed, 1)
     visible = [case(f"fans(torch.empty{s})", attempt(fans, torch.empty(s)))
                for s in [(integer(rng, 1, 20), integer(rng, 1, 20)), tuple(integer(rng, 1, 9) for _ in range(4))]]
+    visible.append(case("fans(torch.empty(7))", attempt(fans, torch.empty(7))))
     hidden = []
     for _ in range(20):
         shape = tuple(integer(rng, 1, 9) for _ in range(integer(rng, 2, 6)))
         hidden.append(case(f"fans(torch.empty{shape})", attempt(fans, torch.empty(shape))))
-    hidden += [case(f"fans(torch.empty{s})", attempt(fans, torch.empty(s))) for s in [(integer(rng, 1, 9),), ()]]
-    return {"visible": visible, "hidden": hidden}
+    validation = [case(f"fans(torch.empty{s})", attempt(fans, torch.empty(s))) for s in [(integer(rng, 1, 9),), ()]]
+    return {"visible": visible, "hidden": hidden, "validation": validation}
 
 
 def _xavier(kind: str):
@@ -43,7 +44,7 @@ def _xavier(kind: str):
             call = f"{name}(torch.empty{shape}" + (f", gain={gain:.4g})" if kwargs else ")")
             return case(call, filled(initializer, shape, std, kind, seed + salt, parameter, **kwargs))
 
-        visible = [observe(_shape(rng, 2), 1.0, False, 0)]
+        visible = [observe(_shape(rng, 2), 1.0, False, 0), observe(_shape(rng, 2), round(uniform(rng, 0.3, 2.5), 3), True, 4)]
         hidden = [observe(_shape(rng, d), round(uniform(rng, 0.3, 2.5), 3), True, i + 1) for i, d in enumerate((3, 4, 2))]
         return {"visible": visible, "hidden": hidden}
 
@@ -60,20 +61,23 @@ def probe_he_normal_(initializer, seed):
         return case(f"he_normal_(torch.empty{shape}" + (f", mode={mode!r})" if kwargs else ")"),
                     filled(initializer, shape, std, "normal", seed + salt, **kwargs))
 
-    visible = [observe(_shape(rng, 2), None, 0)]
+    visible = [observe(_shape(rng, 2), None, 0), observe(_shape(rng, 2), "fan_out", 5),
+               case("he_normal_(w, mode='fan_sum')", attempt(initializer, torch.empty(4, 4), mode="fan_sum"))]
     hidden = [observe(_shape(rng, d), mode, i + 1) for i, (d, mode) in enumerate([(2, "fan_out"), (4, "fan_in"), (3, "fan_out")])]
-    hidden.append(case("he_normal_(w, mode='fan_avg')", attempt(initializer, torch.empty(4, 4), mode="fan_avg")))
-    return {"visible": visible, "hidden": hidden}
+    validation = [case(f"he_normal_(w, mode={mode!r})", attempt(initializer, torch.empty(4, 4), mode=mode))
+                  for mode in ("fan_avg", "FAN_IN")]
+    return {"visible": visible, "hidden": hidden, "validation": validation}
 
 
 def probe_lecun_normal_(initializer, seed):
     rng = generator(seed, 5)
 
-    def observe(shape, salt):
-        return case(f"lecun_normal_(torch.empty{shape})",
-                    filled(initializer, shape, math.sqrt(1.0 / _fan(shape, "in")), "normal", seed + salt))
+    def observe(shape, salt, parameter=False):
+        return case(f"lecun_normal_({'nn.Parameter(' if parameter else ''}torch.empty{shape}{')' if parameter else ''})",
+                    filled(initializer, shape, math.sqrt(1.0 / _fan(shape, "in")), "normal", seed + salt, parameter))
 
-    return {"visible": [observe(_shape(rng, 2), 0)], "hidden": [observe(_shape(rng, 3), 1), observe(_shape(rng, 2), 2)]}
+    return {"visible": [observe(_shape(rng, 2), 0), observe(_shape(rng, 3), 3, parameter=True)],
+            "hidden": [observe(_shape(rng, 3), 1, parameter=True), observe(_shape(rng, 2), 2)]}
 
 
 TASKS = {

@@ -19,6 +19,10 @@ def probe_freeze_(freeze, seed):
     model = pretrained_mnist1d_cnn()
     returned = attempt(freeze, model, "small")
     visible = [case("freeze_(pretrained_mnist1d_cnn(), 'small')", {"returned the model": returned is model, "trainable": _trainable(model)})]
+    for regime in ("medium", "large", "small"):  # one model, each regime after another
+        returned = attempt(freeze, model, regime)
+        visible.append(case(f"then freeze_(model, {regime!r})", {"returned the model": returned is model, "trainable": _trainable(model)}))
+    visible.append(case("freeze_(model, 'huge')", attempt(freeze, pretrained_mnist1d_cnn(), "huge")))
     hidden = []
     rng = generator(seed, 81)
     regimes = ["small", "medium", "large"]
@@ -30,8 +34,8 @@ def probe_freeze_(freeze, seed):
             returned = attempt(freeze, model, regime)
             hidden.append(case(f"freeze_(model, {before!r}) then freeze_(model, {regime!r})",
                                {"returned the model": returned is model, "trainable": _trainable(model)}))
-    hidden.append(case("freeze_(model, 'tiny')", attempt(freeze, pretrained_mnist1d_cnn(), "tiny")))
-    return {"visible": visible, "hidden": hidden}
+    validation = [case(f"freeze_(model, {regime!r})", attempt(freeze, pretrained_mnist1d_cnn(), regime)) for regime in ("tiny", "Small")]
+    return {"visible": visible, "hidden": hidden, "validation": validation}
 
 
 def probe_count_trainable(count, seed):
@@ -40,6 +44,9 @@ def probe_count_trainable(count, seed):
     visible = [case("count_trainable(nn.Linear(...))", attempt(count, layer))]
     layer.weight.requires_grad_(False)
     visible.append(case("count_trainable(nn.Linear(...)) with its weight frozen", attempt(count, layer)))
+    shared = nn.Linear(integer(rng, 2, 9), integer(rng, 2, 9))
+    visible.append(case("count_trainable(nn.Sequential(layer, nn.Tanh(), layer)) with one layer used twice",
+                        attempt(count, nn.Sequential(shared, nn.Tanh(), shared))))
     model = pretrained_mnist1d_cnn()
     hidden = [case("count_trainable(pretrained_mnist1d_cnn())", attempt(count, model))]
     for p in model.features.parameters():
@@ -79,7 +86,8 @@ def probe_replace_head(replace, seed):
             "output shape": output,
         })
 
-    return {"visible": [observe(integer(rng, 2, 10), False)], "hidden": [observe(integer(rng, 2, 10), False), observe(3, True)]}
+    return {"visible": [observe(integer(rng, 2, 10), False), observe(integer(rng, 2, 10), True)],
+            "hidden": [observe(integer(rng, 2, 10), False), observe(3, True)]}
 
 
 TASKS = {
