@@ -548,6 +548,14 @@ class BatchNorm1d(nn.Module):
 """, [], []),
 }
 
+# Wrong answers whose validation is right: their task's validation cell keeps its point (a lost
+# point traces to one behaviour), while the visible and hidden cells score zero.
+KEEPS_VALIDATION = {
+    "fans_no_kernel", "fans_as_list", "he_not_in_place", "output_size_float", "dropout_not_inverted", "dropout_ignores_generator",
+    "dropout_float64_mask", "sgd_nesterov_ignored", "rmsprop_eps_inside_sqrt", "adam_without_bias_correction",
+    "adam_ignores_group_settings", "freeze_medium_first_block",
+}
+
 # Submissions that misbehave. Each replaces the first task's solution cell of its assignment.
 LOOP_FOREVER = "while True:\n    pass"
 KILL_KERNEL = "import os\nos._exit(1)"
@@ -739,6 +747,9 @@ def test_each_planted_mistake_loses_exactly_its_points(graded_class, student):
     expected = dict(maxima)
     for lost in loses_all:
         expected.update({cell: 0.0 for cell in _task_cells(maxima, lost)})
+        if student in KEEPS_VALIDATION:
+            assert f"{lost}_validation" in maxima, f"{student}: {lost} has no validation cell"
+            expected[f"{lost}_validation"] = maxima[f"{lost}_validation"]
     for cell in (loses_cells[0] if loses_cells else []):
         assert cell in maxima, cell
         expected[cell] = 0.0

@@ -53,18 +53,24 @@ def compare(task, mine, theirs, call, hint=""):
         f"the losses returned by {task}.step(closure) differ from torch's: return the closure's loss of THIS step")
 
 
-def two_steps_by_hand(task, make_mine, make_torch, call):
+def two_steps_by_hand(task, cls, torch_cls, kwargs):
     # Two steps on one small parameter, with gradients set by hand: numbers you can check on paper.
     start, gradients = [1.0, -2.0, 0.5], [[0.5, -1.0, 0.25], [0.1, 0.2, -0.3]]
-    w, w_torch = (torch.nn.Parameter(torch.tensor(start, dtype=torch.float64)) for _ in range(2))
-    mine, theirs = make_mine([w]), make_torch([w_torch])
-    for k, gradient in enumerate(gradients, start=1):
-        w.grad = torch.tensor(gradient, dtype=torch.float64)
+    call = f"{task}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    w_torch = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+    theirs, expected = torch_cls([w_torch], **kwargs), []  # torch as the oracle, outside the tripwires
+    for gradient in gradients:
         w_torch.grad = torch.tensor(gradient, dtype=torch.float64)
-        mine.step()
         theirs.step()
-        g.assert_tensor_close(w, w_torch.detach(), f"w after step {k} of {call}, from w = {start} with gradients {gradients[:k]}",
-                              rtol=1e-9, atol=1e-12, hint=f"torch gives {[round(v, 6) for v in w_torch.tolist()]}")
+        expected.append(w_torch.detach().clone())
+    w = torch.nn.Parameter(torch.tensor(start, dtype=torch.float64))
+    with no_delegation(task, cls):
+        mine = cls([w], **kwargs)
+        for k, (gradient, want) in enumerate(zip(gradients, expected), start=1):
+            w.grad = torch.tensor(gradient, dtype=torch.float64)
+            mine.step()
+            g.assert_tensor_close(w, want, f"w after step {k} of {call}, from w = {start} with gradients {gradients[:k]}",
+                                  rtol=1e-9, atol=1e-12, hint=f"torch gives {[round(v, 6) for v in want.tolist()]}")
 
 
 def assert_rejects(task, cls, kwargs):
@@ -156,9 +162,7 @@ cells = [
             ### END SOLUTION
     """),
     tests("SGD_visible", 1, setup=GUARD, body="""
-    with no_delegation("SGD", SGD):
-        two_steps_by_hand("SGD", lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
-                          "SGD(lr=0.1, momentum=0.9)")
+    two_steps_by_hand("SGD", SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9))
     expected = run(lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9))  # torch as the oracle
     with no_delegation("SGD", SGD):
         mine = run(lambda params: SGD(params, lr=0.1, momentum=0.9))
@@ -241,8 +245,7 @@ cells = [
             ### END SOLUTION
     """),
     tests("Adagrad_visible", 1, setup=GUARD, body="""
-    with no_delegation("Adagrad", Adagrad):
-        two_steps_by_hand("Adagrad", lambda ps: Adagrad(ps, lr=0.1), lambda ps: torch.optim.Adagrad(ps, lr=0.1), "Adagrad(lr=0.1)")
+    two_steps_by_hand("Adagrad", Adagrad, torch.optim.Adagrad, dict(lr=0.1))
     expected = run(lambda params: torch.optim.Adagrad(params, lr=0.1))
     with no_delegation("Adagrad", Adagrad):
         mine = run(lambda params: Adagrad(params, lr=0.1))
@@ -319,8 +322,7 @@ cells = [
             ### END SOLUTION
     """),
     tests("RMSprop_visible", 1, setup=GUARD, body="""
-    with no_delegation("RMSprop", RMSprop):
-        two_steps_by_hand("RMSprop", lambda ps: RMSprop(ps, lr=0.01), lambda ps: torch.optim.RMSprop(ps, lr=0.01), "RMSprop(lr=0.01)")
+    two_steps_by_hand("RMSprop", RMSprop, torch.optim.RMSprop, dict(lr=0.01))
     expected = run(lambda params: torch.optim.RMSprop(params, lr=0.01))
     with no_delegation("RMSprop", RMSprop):
         mine = run(lambda params: RMSprop(params, lr=0.01))
@@ -410,8 +412,7 @@ cells = [
             ### END SOLUTION
     """),
     tests("Adam_visible", 1, setup=GUARD, body="""
-    with no_delegation("Adam", Adam):
-        two_steps_by_hand("Adam", lambda ps: Adam(ps, lr=0.1), lambda ps: torch.optim.Adam(ps, lr=0.1), "Adam(lr=0.1)")
+    two_steps_by_hand("Adam", Adam, torch.optim.Adam, dict(lr=0.1))
     expected = run(lambda params: torch.optim.Adam(params, lr=0.01))
     with no_delegation("Adam", Adam):
         mine = run(lambda params: Adam(params, lr=0.01))
