@@ -19,6 +19,7 @@ from torch import nn
 
 from nnlab.data import Splits, load_mnist1d, split
 from nnlab.models import ConvNet, cnn1d
+from nnlab.train import Callback
 
 WEIGHTS = Path(__file__).with_name("weights") / "mnist1d_source_cnn.pt"
 SOURCE_SEED = 2026
@@ -92,6 +93,26 @@ def freeze_(model: ConvNet, regime: str) -> ConvNet:
         for p in module.parameters():
             p.requires_grad_(True)
     return model
+
+
+class FrozenStatistics(Callback):
+    """A :func:`nnlab.fit` callback that keeps every BatchNorm layer inside ``modules`` in
+    evaluation mode while the model trains: they normalize with the running statistics they
+    came with (the source task's) and do not update them.
+
+    Freezing a layer's parameters (``requires_grad=False``) leaves its BatchNorm statistics
+    adapting to the target data in training mode; with this callback the frozen features are
+    frozen entirely. ``fit`` switches the model to training mode every epoch, so the layers
+    are switched back before every batch.
+    """
+
+    def __init__(self, *modules: nn.Module) -> None:
+        self.layers = [layer for module in modules for layer in module.modules()
+                       if isinstance(layer, nn.modules.batchnorm._BatchNorm)]
+
+    def on_batch_begin(self, step: int) -> None:
+        for layer in self.layers:
+            layer.eval()
 
 
 def count_trainable(model: nn.Module) -> int:

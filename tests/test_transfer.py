@@ -71,3 +71,26 @@ def test_pretraining_script_reproduces_a_strong_source_network():
     source = transfer.source_task()
     _, _, test = source.loaders()
     assert evaluate(model, test)["acc"] == pytest.approx(saved["source_test_accuracy"], abs=1e-6)
+
+
+def test_frozen_statistics_keep_the_features_batchnorm_as_it_came(target):
+    # requires_grad=False alone leaves BatchNorm's running statistics adapting in training mode;
+    # FrozenStatistics keeps them (and the normalization they give) as the source task left them.
+    from nnlab.train import fit
+
+    train, _, _ = target.loaders(batch_size=64)
+
+    def statistics(model):
+        return [b.clone() for name, b in model.features.named_buffers() if name.endswith("running_mean")]
+
+    adapting = transfer.freeze_(transfer.replace_head(transfer.pretrained_mnist1d_cnn(), 5), "small")
+    frozen = transfer.freeze_(transfer.replace_head(transfer.pretrained_mnist1d_cnn(), 5), "small")
+    before, head_before = statistics(frozen), frozen.head.weight.detach().clone()
+    assert before, "the shipped network has BatchNorm in its features"
+    torch.manual_seed(0)
+    fit(adapting, train, epochs=1, lr=1e-3, progress=False)
+    torch.manual_seed(0)
+    fit(frozen, train, epochs=1, lr=1e-3, progress=False, callbacks=[transfer.FrozenStatistics(frozen.features)])
+    assert all(torch.equal(a, b) for a, b in zip(statistics(frozen), before))
+    assert not all(torch.equal(a, b) for a, b in zip(statistics(adapting), before))
+    assert not torch.equal(frozen.head.weight, head_before)  # the head still trains
