@@ -685,7 +685,8 @@ def graded_class(tmp_path_factory, request):
     shutil.copytree(COURSE / "source", course / "source")
     shutil.copy(COURSE / "nbgrader_config.py", course)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NNLAB_CELL_TIMEOUT", "15")  # a looping cell is interrupted after 15 s
+        # a looping cell is interrupted after 20 s (a correct cell takes a few seconds, more while the class is graded)
+        patch.setenv("NNLAB_CELL_TIMEOUT", "20")
         patch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
         release(course)
         for assignment in in_play:
@@ -827,7 +828,7 @@ def test_regrading_gives_the_same_grades(graded_class):
     course, *_ = graded_class
     first = {a: cell_scores(course, a) for a in CONTRACT}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NNLAB_CELL_TIMEOUT", "15")
+        patch.setenv("NNLAB_CELL_TIMEOUT", "20")
         for student in ("instructor", "fans_swapped", "params_ignore_groups"):
             assignment = WRONG.get(student, ("initialization",))[0]
             outcome = autograde_one(course, student, assignment, timeout=600)

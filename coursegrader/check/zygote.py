@@ -103,6 +103,7 @@ def main(argv: list[str]) -> int:
     scratch = Path.cwd() / "run"
     os.environ.setdefault("MPLBACKEND", "agg")
     import torch
+    import torch._dynamo  # noqa: F401 - torch's optimizers load it on first use (about a second): once here, for every child
 
     import coursegrader.check.probes as probes
     from coursegrader.check import runner  # noqa: F401 - imported once here, inherited by every child

@@ -108,6 +108,7 @@ cells = [
     """),
     locked_code("""
     import torch
+    import torch._dynamo  # torch's optimizers load it on first use (about 800 modules): load it here, before the tests
     from torch import nn
     """, "imports"),
     md("""
