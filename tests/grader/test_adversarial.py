@@ -507,6 +507,13 @@ def test_cheats_earn_nothing_for_their_task_and_keep_the_rest(attacked_class, st
     scores = cell_scores(course, assignment).get(student, {})
     maxima = max_cell_scores(course, assignment)
     expected = {cell: (0.0 if cell in (f"{task}_visible", f"{task}_hidden") else points) for cell, points in maxima.items()}
+    # The task's validation cell is judged on that behaviour alone (raising ValueError for a bad
+    # argument), which a cheat may get right; it never scores more than its points.
+    validation = f"{task}_validation"
+    if validation in maxima:
+        assert scores.get(validation, 0.0) <= maxima[validation]
+        # a cell the static check refuses fails every group of its task, validation included
+        expected[validation] = 0.0 if student == "private_torch_helper" else scores.get(validation, 0.0)
     if student in SELF_HARM:  # the trick also breaks the submission's own kernel: never more than expected
         assert all(scores.get(cell, 0.0) <= points for cell, points in expected.items())
         assert outcomes[student].status in ("graded", "timed out", "crashed")

@@ -23,9 +23,10 @@ def test_check_started_before_the_notebook_runs_judges_the_cells_that_are_scored
     notebook, resources = VerifyOutside(secret_file=secret).preprocess(notebook, resources)
     assert PENDING not in resources
     verdict = contracts.Verdict.read(notebook.metadata)
-    assert set(verdict.failed) == {"fans_visible", "fans_hidden"}
-    # Both test cells of fans passed in the notebook (it never ran here): the check overrules them.
-    assert {o["cell"] for o in verdict.overruled} == {"fans_visible", "fans_hidden"}
+    # (1, 1) for every weight: wrong fans, and no ValueError for a 1-D tensor
+    assert set(verdict.failed) == {"fans_visible", "fans_hidden", "fans_validation"}
+    # Every test cell of fans passed in the notebook (it never ran here): the check overrules them.
+    assert {o["cell"] for o in verdict.overruled} == {"fans_visible", "fans_hidden", "fans_validation"}
     visible = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "fans_visible")
     assert visible.outputs[-1]["ename"] == contracts.CHECK_FAILED
     assert (tmp_path / "secret").read_text().strip()  # the secret was created on first use
@@ -43,7 +44,7 @@ def test_a_test_cell_that_failed_in_the_notebook_keeps_its_own_message(tmp_path,
     notebook, _ = VerifyOutside(secret_file=str(tmp_path / "secret")).preprocess(
         notebook, {"nbgrader": {"assignment": "initialization"}})
     assert [o["ename"] for o in visible.outputs] == ["GradingError"]
-    assert [o["cell"] for o in contracts.Verdict.read(notebook.metadata).overruled] == ["fans_hidden"]
+    assert [o["cell"] for o in contracts.Verdict.read(notebook.metadata).overruled] == ["fans_hidden", "fans_validation"]
 
 
 def _test_cell(grade_id: str, outputs: list, points: float = 2.0):

@@ -8,7 +8,7 @@ import pytest
 
 from coursegrader.check.fresh_run import FreshRun
 from coursegrader.check.fresh_run import notebook_cells
-from coursegrader.check.tasks import specification
+from coursegrader.check.tasks import resolve, specification
 from coursegrader.check.verdicts import start, verify
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -31,7 +31,9 @@ def test_solutions_pass_and_released_notebooks_fail_the_independent_check(releas
     assert solved.problem == "" and solved.failures == {}
     blank_notebook = nbformat.read(released / assignment / f"{assignment}.ipynb", as_version=4)
     blank = verify(assignment, blank_notebook, seed=20261122, cell_timeout=60)
-    assert set(blank.failures) == {(t, g) for t in tasks for g in ("visible", "hidden")}
+    # every group of every task fails: visible, hidden, and validation where the task has one
+    groups = {name: list(task.probe(resolve(task.reference), 1)) for name, task in tasks.items()}
+    assert set(blank.failures) == {(t, g) for t in tasks for g in groups[t]}
 
 
 def test_a_cell_the_static_check_refuses_fails_both_groups_without_running(course_notebook):
