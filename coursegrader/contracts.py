@@ -65,9 +65,11 @@ EXCHANGE = Setting("NNLAB_EXCHANGE", "", "root of the local nbgrader exchange us
 CACHE = Setting("NNLAB_CACHE", "", "nnlab's dataset cache (default ~/.cache/nnlab); shown read-only in the sandbox")
 #: nnlab's progress bars; always 0 while grading (a bar on stderr is noise in a test cell).
 PROGRESS = Setting("NNLAB_PROGRESS", "1", "0: nnlab.fit shows no progress bars (the grader sets 0)")
+SEED_OFFSET = Setting("NNLAB_SEED_OFFSET", "0",
+                      "k: every seed of the book's chapters moves by k (nnlab.seed_offset; benchmarks/book_seeds.py sets it)")
 
 SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_CPUS, SANDBOX_DISK, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
-            EXCHANGE, CACHE, PROGRESS)
+            EXCHANGE, CACHE, PROGRESS, SEED_OFFSET)
 
 
 def cell_timeout() -> float:
