@@ -42,6 +42,8 @@ def compare(actual: object, expected: object, call: str, task: Task) -> None:
     if isinstance(expected, dict) and set(expected) == {RAISED}:
         if not (isinstance(actual, dict) and set(actual) == {RAISED}):
             raise Mismatch(f"{call} returned {_describe(actual)}; expected it to raise {expected[RAISED]}")
+        if actual[RAISED] != expected[RAISED]:  # a stub's NotImplementedError is not the ValueError asked for
+            raise Mismatch(f"{call} raised {actual[RAISED]}; expected it to raise {expected[RAISED]}")
         return
     if isinstance(actual, dict) and set(actual) == {RAISED}:
         raise Mismatch(f"{call} raised {actual[RAISED]}; expected {_describe(expected)}")
@@ -150,6 +152,7 @@ def group_message(results, name: str, group: str, expected: list, task: Task) ->
 
 #: What a comparison's message says, by the words it uses; the first that matches names the mistake.
 _KINDS = [
+    (r" raised (\w+); expected it to raise (\w+)", "it raised {0} where invalid input must raise {1}"),
     (r"expected it to raise (\w+)", "it returned a result where invalid input must raise {0}"),
     (r" raised (\w+); expected", "it raised {0} on valid input"),
     (r"returned shape", "the result has the wrong shape"),

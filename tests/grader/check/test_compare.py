@@ -19,7 +19,9 @@ def test_compare_is_strict_about_types_and_values():
     compare((3, 8), (3, 8), "fans(w)", TASK)
     compare(0.5 + 1e-12, 0.5, "lr", TASK)
     compare(2, 2.0, "an int where a float is expected", TASK)
+    compare({"!raised": "ValueError"}, {"!raised": "ValueError"}, "fans(torch.empty(3))", TASK)
     for actual, expected in [([3, 8], (3, 8)), ((3.0, 8), (3, 8)), (True, 1), ({"!raised": "TypeError"}, 1), (7, {"!raised": "ValueError"}),
+                             ({"!raised": "NotImplementedError"}, {"!raised": "ValueError"}),
                              (torch.ones(3), torch.ones(3, dtype=torch.float64)), (torch.ones(3), torch.zeros(3)),
                              ({"b": 1.0, "a": 2.0}, {"a": 2.0, "b": 1.0})]:
         with pytest.raises(Mismatch):
@@ -101,6 +103,8 @@ def test_tensors_not_stored_in_full_are_refused_before_any_arithmetic():
 @pytest.mark.parametrize("message, kind", [
     ("fans(torch.empty(3,)) returned (3, 1); expected it to raise ValueError", "it returned a result where invalid input must raise ValueError"),
     ("fans(torch.empty(4, 5)) raised TypeError; expected (5, 4)", "it raised TypeError on valid input"),
+    ("fans(torch.empty(3,)) raised NotImplementedError; expected it to raise ValueError",
+     "it raised NotImplementedError where invalid input must raise ValueError"),
     ("dropout(x) returned shape (4,); expected (4, 5)", "the result has the wrong shape"),
     ("dropout(x) returned a torch.float64 tensor; expected torch.float32", "the result has the wrong dtype"),
     ("f(x) differs from the expected result at index (3,): got 1, expected 2 (tolerance ...)",

@@ -12,6 +12,14 @@ def test_an_attempt_records_exceptions_but_not_delegation():
     assert attempt(int, "3") == 3
     assert attempt(int, "x") == {"!raised": "ValueError"}
 
+    class RegimeError(ValueError):
+        pass
+
+    def refuses():
+        raise RegimeError("no such regime")
+
+    assert attempt(refuses) == {"!raised": "ValueError"}  # a ValueError of the student's own counts as one
+
     def delegates():
         raise grading.DelegationError("called the reference")
 
