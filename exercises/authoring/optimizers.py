@@ -53,6 +53,16 @@ def compare(task, mine, theirs, call, hint=""):
         f"the losses returned by {task}.step(closure) differ from torch's: return the closure's loss of THIS step")
 
 
+def against_torch(task, cls, torch_cls, kwargs=None, groups=None, hint=""):
+    # 50 steps of your optimizer against torch's with the same settings (torch outside the tripwires)
+    kwargs = kwargs or {}
+    expected = run(lambda params: torch_cls(params, **kwargs), groups=groups)
+    with no_delegation(task, cls):
+        mine = run(lambda params: cls(params, **kwargs), groups=groups)
+    call = f"{task}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})" + (f" with two param groups {groups}" if groups else "")
+    compare(task, mine, expected, call, hint=hint)
+
+
 def two_steps_by_hand(task, cls, torch_cls, kwargs):
     # Two steps on one small parameter, with gradients set by hand: numbers you can check on paper.
     start, gradients = [1.0, -2.0, 0.5], [[0.5, -1.0, 0.25], [0.1, 0.2, -0.3]]
@@ -164,22 +174,11 @@ cells = [
     """),
     tests("SGD_visible", 1, setup=GUARD, body="""
     two_steps_by_hand("SGD", SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9))
-    expected = run(lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9))  # torch as the oracle
-    with no_delegation("SGD", SGD):
-        mine = run(lambda params: SGD(params, lr=0.1, momentum=0.9))
-    compare("SGD", mine, expected, "SGD(lr=0.1, momentum=0.9)",
-            hint="the buffer starts as the first gradient; then b = momentum * b + g and w -= lr * b")
+    against_torch("SGD", SGD, torch.optim.SGD, dict(lr=0.1, momentum=0.9), hint="the buffer starts as the first gradient; then b = momentum * b + g and w -= lr * b")
     kwargs = dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.05)
-    expected = run(lambda params: torch.optim.SGD(params, **kwargs))
-    with no_delegation("SGD", SGD):
-        mine = run(lambda params: SGD(params, **kwargs))
-    compare("SGD", mine, expected, f"SGD({kwargs})",
-            hint="Nesterov steps along g + momentum * b; weight decay adds weight_decay * w to the gradient first")
+    against_torch("SGD", SGD, torch.optim.SGD, kwargs, hint="Nesterov steps along g + momentum * b; weight decay adds weight_decay * w to the gradient first")
     groups = [dict(lr=0.1, momentum=0.0), dict(lr=0.02, momentum=0.9)]
-    expected = run(lambda params: torch.optim.SGD(params, lr=0.3), groups=groups)
-    with no_delegation("SGD", SGD):
-        mine = run(lambda params: SGD(params, lr=0.3), groups=groups)
-    compare("SGD", mine, expected, f"SGD with two param groups {groups}", hint="read lr and momentum from each group, not from the defaults")
+    against_torch("SGD", SGD, torch.optim.SGD, dict(lr=0.3), groups=groups, hint="read lr and momentum from each group, not from the defaults")
     with no_delegation("SGD", SGD):
         for kwargs in (dict(lr=-1.0), dict(lr=0.1, nesterov=True)):
             assert_rejects("SGD", SGD, kwargs)
@@ -189,16 +188,9 @@ cells = [
     settings = [dict(lr=0.05), dict(lr=0.05, momentum=0.8, nesterov=True), dict(lr=0.1, momentum=0.5, weight_decay=0.01),
                 dict(lr=0.03, momentum=0.9, nesterov=True, weight_decay=0.1)]
     for kwargs in settings:
-        expected = run(lambda params: torch.optim.SGD(params, **kwargs))
-        with no_delegation("SGD", SGD):
-            mine = run(lambda params: SGD(params, **kwargs))
-        compare("SGD", mine, expected, f"SGD({kwargs})",
-                hint="Nesterov steps along g + momentum * b; weight decay adds weight_decay * w to the gradient first")
+        against_torch("SGD", SGD, torch.optim.SGD, kwargs, hint="Nesterov steps along g + momentum * b; weight decay adds weight_decay * w to the gradient first")
     groups = [dict(lr=0.2, momentum=0.0), dict(lr=0.01, momentum=0.9)]
-    expected = run(lambda params: torch.optim.SGD(params, lr=0.5), groups=groups)
-    with no_delegation("SGD", SGD):
-        mine = run(lambda params: SGD(params, lr=0.5), groups=groups)
-    compare("SGD", mine, expected, f"SGD with two param groups {groups}", hint="read lr and momentum from each group, not from the defaults")
+    against_torch("SGD", SGD, torch.optim.SGD, dict(lr=0.5), groups=groups, hint="read lr and momentum from each group, not from the defaults")
     """),
     hidden("SGD_validation", 1, GUARD, """
     g.assert_no_delegation(SGD.__init__, FORBIDDEN, "SGD")
@@ -247,30 +239,18 @@ cells = [
     """),
     tests("Adagrad_visible", 1, setup=GUARD, body="""
     two_steps_by_hand("Adagrad", Adagrad, torch.optim.Adagrad, dict(lr=0.1))
-    expected = run(lambda params: torch.optim.Adagrad(params, lr=0.1))
-    with no_delegation("Adagrad", Adagrad):
-        mine = run(lambda params: Adagrad(params, lr=0.1))
-    compare("Adagrad", mine, expected, "Adagrad(lr=0.1)", hint="s accumulates g * g from zero; eps is added AFTER the square root")
+    against_torch("Adagrad", Adagrad, torch.optim.Adagrad, dict(lr=0.1), hint="s accumulates g * g from zero; eps is added AFTER the square root")
     groups = [dict(lr=0.2), dict(lr=0.05)]
-    expected = run(lambda params: torch.optim.Adagrad(params), groups=groups)
-    with no_delegation("Adagrad", Adagrad):
-        mine = run(lambda params: Adagrad(params), groups=groups)
-    compare("Adagrad", mine, expected, f"Adagrad with two param groups {groups}", hint="read lr from each group")
+    against_torch("Adagrad", Adagrad, torch.optim.Adagrad, None, groups=groups, hint="read lr from each group")
     with no_delegation("Adagrad", Adagrad):
         assert_rejects("Adagrad", Adagrad, dict(lr=-1.0))
     print("Adagrad: visible tests passed")
     """),
     hidden("Adagrad_hidden", 2, GUARD, """
     for kwargs in (dict(lr=0.5, eps=1e-6), dict(lr=0.01)):
-        expected = run(lambda params: torch.optim.Adagrad(params, **kwargs))
-        with no_delegation("Adagrad", Adagrad):
-            mine = run(lambda params: Adagrad(params, **kwargs))
-        compare("Adagrad", mine, expected, f"Adagrad({kwargs})")
+        against_torch("Adagrad", Adagrad, torch.optim.Adagrad, kwargs)
     groups = [dict(lr=0.3), dict(lr=0.02)]
-    expected = run(lambda params: torch.optim.Adagrad(params), groups=groups)
-    with no_delegation("Adagrad", Adagrad):
-        mine = run(lambda params: Adagrad(params), groups=groups)
-    compare("Adagrad", mine, expected, f"Adagrad with two param groups {groups}", hint="read lr from each group")
+    against_torch("Adagrad", Adagrad, torch.optim.Adagrad, None, groups=groups, hint="read lr from each group")
     """),
     hidden("Adagrad_validation", 1, GUARD, """
     g.assert_no_delegation(Adagrad.__init__, FORBIDDEN, "Adagrad")
@@ -324,35 +304,20 @@ cells = [
     """),
     tests("RMSprop_visible", 1, setup=GUARD, body="""
     two_steps_by_hand("RMSprop", RMSprop, torch.optim.RMSprop, dict(lr=0.01))
-    expected = run(lambda params: torch.optim.RMSprop(params, lr=0.01))
-    with no_delegation("RMSprop", RMSprop):
-        mine = run(lambda params: RMSprop(params, lr=0.01))
-    compare("RMSprop", mine, expected, "RMSprop(lr=0.01)", hint="s = alpha * s + (1 - alpha) * g * g, starting from zero")
+    against_torch("RMSprop", RMSprop, torch.optim.RMSprop, dict(lr=0.01), hint="s = alpha * s + (1 - alpha) * g * g, starting from zero")
     kwargs = dict(lr=0.005, alpha=0.95, weight_decay=0.02)
-    expected = run(lambda params: torch.optim.RMSprop(params, **kwargs))
-    with no_delegation("RMSprop", RMSprop):
-        mine = run(lambda params: RMSprop(params, **kwargs))
-    compare("RMSprop", mine, expected, f"RMSprop({kwargs})", hint="weight decay adds weight_decay * w to the gradient before it is squared")
+    against_torch("RMSprop", RMSprop, torch.optim.RMSprop, kwargs, hint="weight decay adds weight_decay * w to the gradient before it is squared")
     groups = [dict(lr=0.01, alpha=0.8), dict(lr=0.002)]
-    expected = run(lambda params: torch.optim.RMSprop(params), groups=groups)
-    with no_delegation("RMSprop", RMSprop):
-        mine = run(lambda params: RMSprop(params), groups=groups)
-    compare("RMSprop", mine, expected, f"RMSprop with two param groups {groups}", hint="read lr and alpha from each group")
+    against_torch("RMSprop", RMSprop, torch.optim.RMSprop, None, groups=groups, hint="read lr and alpha from each group")
     with no_delegation("RMSprop", RMSprop):
         assert_rejects("RMSprop", RMSprop, dict(alpha=-0.5))
     print("RMSprop: visible tests passed")
     """),
     hidden("RMSprop_hidden", 2, GUARD, """
     for kwargs in (dict(lr=0.003, alpha=0.9, eps=1e-6), dict(lr=0.01, weight_decay=0.05)):
-        expected = run(lambda params: torch.optim.RMSprop(params, **kwargs))
-        with no_delegation("RMSprop", RMSprop):
-            mine = run(lambda params: RMSprop(params, **kwargs))
-        compare("RMSprop", mine, expected, f"RMSprop({kwargs})", hint="weight decay adds weight_decay * w to the gradient before it is squared")
+        against_torch("RMSprop", RMSprop, torch.optim.RMSprop, kwargs, hint="weight decay adds weight_decay * w to the gradient before it is squared")
     groups = [dict(lr=0.02, alpha=0.5), dict(lr=0.001)]
-    expected = run(lambda params: torch.optim.RMSprop(params), groups=groups)
-    with no_delegation("RMSprop", RMSprop):
-        mine = run(lambda params: RMSprop(params), groups=groups)
-    compare("RMSprop", mine, expected, f"RMSprop with two param groups {groups}", hint="read lr and alpha from each group")
+    against_torch("RMSprop", RMSprop, torch.optim.RMSprop, None, groups=groups, hint="read lr and alpha from each group")
     """),
     hidden("RMSprop_validation", 1, GUARD, """
     g.assert_no_delegation(RMSprop.__init__, FORBIDDEN, "RMSprop")
@@ -414,38 +379,20 @@ cells = [
     """),
     tests("Adam_visible", 1, setup=GUARD, body="""
     two_steps_by_hand("Adam", Adam, torch.optim.Adam, dict(lr=0.1))
-    expected = run(lambda params: torch.optim.Adam(params, lr=0.01))
-    with no_delegation("Adam", Adam):
-        mine = run(lambda params: Adam(params, lr=0.01))
-    compare("Adam", mine, expected, "Adam(lr=0.01)",
-            hint="divide m by (1 - beta1**t) and v by (1 - beta2**t), with t the number of steps taken so far, starting at 1")
+    against_torch("Adam", Adam, torch.optim.Adam, dict(lr=0.01), hint="divide m by (1 - beta1**t) and v by (1 - beta2**t), with t the number of steps taken so far, starting at 1")
     kwargs = dict(lr=0.02, betas=(0.8, 0.99), weight_decay=0.05)
-    expected = run(lambda params: torch.optim.Adam(params, **kwargs))
-    with no_delegation("Adam", Adam):
-        mine = run(lambda params: Adam(params, **kwargs))
-    compare("Adam", mine, expected, f"Adam({kwargs})",
-            hint="weight decay adds weight_decay * w to the gradient (L2, not AdamW); read the betas you were given")
+    against_torch("Adam", Adam, torch.optim.Adam, kwargs, hint="weight decay adds weight_decay * w to the gradient (L2, not AdamW); read the betas you were given")
     groups = [dict(lr=0.02, betas=(0.7, 0.9)), dict(lr=0.005)]
-    expected = run(lambda params: torch.optim.Adam(params), groups=groups)
-    with no_delegation("Adam", Adam):
-        mine = run(lambda params: Adam(params), groups=groups)
-    compare("Adam", mine, expected, f"Adam with two param groups {groups}", hint="read lr and betas from each group")
+    against_torch("Adam", Adam, torch.optim.Adam, None, groups=groups, hint="read lr and betas from each group")
     with no_delegation("Adam", Adam):
         assert_rejects("Adam", Adam, dict(betas=(0.9, 1.0)))
     print("Adam: visible tests passed")
     """),
     hidden("Adam_hidden", 3, GUARD, """
     for kwargs in (dict(lr=0.05, betas=(0.5, 0.9)), dict(lr=0.003, eps=1e-4, weight_decay=0.1), dict(lr=0.02, betas=(0.0, 0.99))):
-        expected = run(lambda params: torch.optim.Adam(params, **kwargs))
-        with no_delegation("Adam", Adam):
-            mine = run(lambda params: Adam(params, **kwargs))
-        compare("Adam", mine, expected, f"Adam({kwargs})",
-                hint="eps is added to the square root of v-hat; weight decay adds weight_decay * w to the gradient (L2, not AdamW)")
+        against_torch("Adam", Adam, torch.optim.Adam, kwargs, hint="eps is added to the square root of v-hat; weight decay adds weight_decay * w to the gradient (L2, not AdamW)")
     groups = [dict(lr=0.05, betas=(0.8, 0.95)), dict(lr=0.001)]
-    expected = run(lambda params: torch.optim.Adam(params), groups=groups)
-    with no_delegation("Adam", Adam):
-        mine = run(lambda params: Adam(params), groups=groups)
-    compare("Adam", mine, expected, f"Adam with two param groups {groups}", hint="read lr and betas from each group")
+    against_torch("Adam", Adam, torch.optim.Adam, None, groups=groups, hint="read lr and betas from each group")
     """),
     hidden("Adam_validation", 1, GUARD, """
     g.assert_no_delegation(Adam.__init__, FORBIDDEN, "Adam")
