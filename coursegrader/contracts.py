@@ -3,7 +3,7 @@
 Grading one submission crosses five processes: the command line (:mod:`coursegrader.cli`)
 hands it to a worker (:mod:`coursegrader.worker`) over a pipe; the worker's nbgrader runs
 the notebook in a sandboxed kernel and, beside it, the independent check's fresh run
-(:mod:`coursegrader.check.runner`), which answers through files in its scratch folder; the
+(:mod:`coursegrader.check.runner`), which answers the probes' calls over a socket; the
 verdict is stored in the autograded notebook's metadata, where the feedback and the report
 read it. What each of them sends, and every environment variable that changes what they do,
 is written down here and nowhere else.
@@ -161,12 +161,12 @@ GROUPS = ("visible", "hidden", "validation")
 @dataclass(frozen=True)
 class FreshRunRequest:
     """What a fresh run is asked, sent on its standard input (then closed): the cells to execute,
-    in order, and each task's probe key (:func:`coursegrader.check.tasks.probe_key`), never the
-    submission's seed."""
+    in order, and the names of the tasks the grader will probe. No seed and no probe key: the
+    probes run in the grader's process and send the fresh run only the arguments of each call."""
 
     assignment: str
     cells: list[dict]  # {"name": grade id, "source": code}
-    keys: dict[str, int]  # task -> the key its probe draws its inputs from
+    tasks: list[str]
     cell_timeout: float
 
     def to_json(self) -> str:
@@ -175,38 +175,19 @@ class FreshRunRequest:
     @classmethod
     def from_json(cls, text: str) -> "FreshRunRequest":
         data = json.loads(text)
-        keys = {str(task): int(key) for task, key in dict(data["keys"]).items()}
-        return cls(str(data["assignment"]), list(data["cells"]), keys, float(data["cell_timeout"]))
+        return cls(str(data["assignment"]), list(data["cells"]), [str(t) for t in data["tasks"]], float(data["cell_timeout"]))
 
 
-# What a fresh run sends back, through a pipe (never a file the student's code could replace):
-# frames of a header (kind, length of the task's name, length of the payload), the name, the
-# payload. The grader reads each frame bounded, stops at DONE and ignores anything after it
-# (an ``atexit`` hook of the student's); a task with two frames has no result.
-FRAME_HEADER = struct.Struct(">BHI")
-#: A task's observations: ``torch.save`` of plain values.
-OBSERVATIONS = 1
-#: Why a task has no observations: UTF-8 text for the student.
-ERROR = 2
-#: The run reached its end (every task has sent a frame); empty name and payload.
-DONE = 3
-
-
-def frame(kind: int, task: str, payload: bytes) -> bytes:
-    name = task.encode()
-    return FRAME_HEADER.pack(kind, len(name), len(payload)) + name + payload
-
-
-#: Bytes of an ``ERROR`` payload read (its text reaches the feedback: at most 500 characters of it).
+# The fresh run and the grader's probes talk over a socket in messages of plain data
+# (coursegrader.check.wire): the grader asks, the fresh run answers what the student's code did.
+#: Characters of an error message from the fresh run that reach the feedback.
 MAX_ERROR_BYTES = 2000
-#: Bytes of an ``OBSERVATIONS`` payload; a larger frame ends the reading, unread.
+#: Bytes of one message between the grader's probes and the fresh run; a larger one ends the run.
 MAX_OBSERVATION_BYTES = 64 * 1024**2
 #: Elements of one observed tensor; each must also be stored in full (no stride-0 expansion).
 MAX_TENSOR_ELEMENTS = 4 * 1024**2
 #: Bytes of output one notebook cell may send while graded (streams, displays, results); the rest is dropped.
 MAX_CELL_OUTPUT_BYTES = 2 * 1024**2
-#: Length of a task's name in a frame.
-MAX_TASK_NAME = 200
 
 
 # --------------------------------------------------------------------------- check -> feedback and report

@@ -1,13 +1,18 @@
-"""The fresh run, seen from the grader: a new sandboxed process runs the submitted cells and the probes.
+"""The fresh run, seen from the grader: a new sandboxed process runs the submitted cells, and the
+probes, here, call the student's functions in it.
 
 The process itself is :mod:`coursegrader.check.runner`; this module starts it on a
-:class:`~coursegrader.contracts.FreshRunRequest` (written to its standard input), reads what it
-sends back through a pipe (:class:`Results`: bounded frames, nothing after the last), waits for
-it, and cleans up after it. Nothing the run leaves in its folder is ever read.
+:class:`~coursegrader.contracts.FreshRunRequest` (written to its standard input: cells and task
+names, no seed, no key), then, in a thread of the grader's, computes the references'
+observations and drives each task's probe across the socket (:mod:`coursegrader.check.remote`).
+The observations are made and stored here; nothing the run leaves in its folder is ever read.
+A task that ends the run (a delegation, no answer in time, an answer the grader cannot read)
+fails alone: the remaining tasks go on in a new run of the same cells.
 """
 from __future__ import annotations
 
 import atexit
+import io
 import os
 import shutil
 import socket
@@ -20,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from coursegrader import contracts, sandbox
+from coursegrader.check import remote, wire
+from coursegrader.check.compare import reference_observations
+from coursegrader.check.tasks import specification
 
 
 def notebook_cells(notebook) -> tuple[list[dict], dict[str, str]]:
@@ -41,77 +49,18 @@ def notebook_cells(notebook) -> tuple[list[dict], dict[str, str]]:
 
 @dataclass
 class Results:
-    """What a fresh run sent back: each task's observations (``torch.save`` bytes, unread) or
-    error text; ``refused`` says, by task, why a frame was not accepted, ``problem`` why the
-    reading stopped early; ``done`` whether the run said it reached its end."""
+    """What the check of one submission found: each task's observations (``torch.save`` bytes of
+    what the probe recorded, read back with ``weights_only``) or why it has none; ``expected``
+    the references' observations on the same keys; ``problem`` why the run as a whole failed;
+    ``done`` whether every task was probed; ``runs`` how many fresh runs it took."""
 
     observations: dict[str, bytes] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     refused: dict[str, str] = field(default_factory=dict)
+    expected: dict[str, dict] = field(default_factory=dict)
     problem: str = ""
     done: bool = False
-
-
-def _read_exactly(stream, size: int) -> bytes | None:
-    data = b""
-    while len(data) < size:
-        chunk = stream.read(size - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
-
-
-def _skip(stream, size: int) -> bool:
-    """Read and drop ``size`` bytes (in bounded chunks); False at the end of the stream."""
-    while size > 0:
-        chunk = stream.read(min(size, 1 << 20))
-        if not chunk:
-            return False
-        size -= len(chunk)
-    return True
-
-
-def read_results(stream, tasks: set[str]) -> Results:
-    """Read frames from ``stream`` until the run's DONE frame, the end of the stream, or a frame
-    the grader does not accept; each frame is checked against its limit before it is read."""
-    results = Results()
-    limits = {contracts.OBSERVATIONS: contracts.MAX_OBSERVATION_BYTES, contracts.ERROR: contracts.MAX_ERROR_BYTES}
-    while True:
-        header = _read_exactly(stream, contracts.FRAME_HEADER.size)
-        if header is None:
-            return results
-        kind, name_length, length = contracts.FRAME_HEADER.unpack(header)
-        if kind == contracts.DONE and name_length == 0 and length == 0:
-            results.done = True
-            return results
-        if kind not in limits or name_length > contracts.MAX_TASK_NAME:
-            results.problem = "the grader's own run of your code sent something that is not a result"
-            return results
-        name = (_read_exactly(stream, name_length) or b"").decode(errors="replace")
-        if name not in tasks:
-            results.problem = "the grader's own run of your code sent a result for no task of this assignment"
-            return results
-        if length > limits[kind]:
-            results.refused[name] = (f"{name} sent {length} bytes of results, more than the "
-                                     f"{limits[kind]} the grader reads")
-            results.observations.pop(name, None)
-            results.errors.pop(name, None)
-            if not _skip(stream, length):
-                return results
-            continue
-        payload = _read_exactly(stream, length)
-        if payload is None:
-            return results
-        if name in results.observations or name in results.errors or name in results.refused:
-            # Only the run's own frame may come back: a second one was written by the student's code.
-            results.refused[name] = f"more than one result came back for {name}, which the grader does not accept"
-            results.observations.pop(name, None)
-            results.errors.pop(name, None)
-        elif kind == contracts.OBSERVATIONS:
-            results.observations[name] = payload
-        else:
-            results.errors[name] = payload.decode(errors="replace")[:500]
+    runs: int = 0
 
 
 class Zygote:
@@ -186,7 +135,7 @@ class Zygote:
                 return line
 
     def start(self, request: bytes, results: int) -> bool:
-        """Fork a run of ``request`` whose frames go to the descriptor ``results``."""
+        """Fork a run of ``request`` that talks to the grader over the socket ``results``."""
         request_read, request_write = os.pipe()
         try:
             socket.send_fds(self.control, [b"run\n"], [request_read, results])
@@ -239,46 +188,63 @@ class Zygote:
 
 
 class FreshRun:
-    """:mod:`coursegrader.check.runner` running on one request: forked by the warm
-    :class:`Zygote` when sandboxed, else (``NNLAB_SANDBOX=off``, or no zygote could start)
-    a process of its own.
+    """:mod:`coursegrader.check.runner` on one request, and the probes that call into it.
 
-    Started as soon as the submitted cells are known, so that it runs while nbgrader executes
-    the notebook; :meth:`finish` waits for it and returns its :class:`Results`. A run nobody
-    finished (the notebook's kernel died first) is stopped when the next one starts or when
-    the grader exits.
+    The run is forked by the warm :class:`Zygote` when sandboxed, else (``NNLAB_SANDBOX=off``,
+    or no zygote could start) a process of its own. Started as soon as the submitted cells are
+    known, so that it runs while nbgrader executes the notebook; :meth:`finish` waits for the
+    probes and returns the :class:`Results`. A run nobody finished (the notebook's kernel died
+    first) is stopped when the next one starts or when the grader exits.
     """
 
     _unfinished: set["FreshRun"] = set()
 
-    def __init__(self, request: contracts.FreshRunRequest, wall: float):
+    def __init__(self, request: contracts.FreshRunRequest, wall: float, keys: dict[str, int] | None = None):
         for stale in list(FreshRun._unfinished):
             stale.stop()
+        self.request = request
+        self.keys = dict(keys) if keys is not None else {name: 0 for name in request.tasks}
         self.wall = wall
         self.started = time.perf_counter()
+        self.deadline = time.monotonic() + wall
         self.results = Results()
         self.process: subprocess.Popen | None = None
         self.private: Path | None = None
         self.cgroup = None
-        self.zygote = Zygote.shared() if sandbox.enabled() else None
-        read_end, write_end = os.pipe()
-        try:
-            if self.zygote is None or not self.zygote.start(request.to_json().encode(), write_end):
-                if self.zygote is not None:
-                    self.zygote.stop()
-                    self.zygote = None
-                self._own_process(request, write_end)
-        finally:
-            os.close(write_end)
+        self.zygote = None
+        self.channel: wire.Channel | None = None
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
         FreshRun._unfinished.add(self)
-        self._reader = threading.Thread(target=self._read, args=(os.fdopen(read_end, "rb"), set(request.keys)),
-                                        daemon=True, name="fresh-run-results")
-        self._reader.start()
+        self._driver = threading.Thread(target=self._drive, daemon=True, name="fresh-run-probes")
+        self._driver.start()
 
-    def _own_process(self, request: contracts.FreshRunRequest, write_end: int) -> None:
+    # ---- the process
+    def _launch(self) -> wire.Channel | None:
+        """Start a run of the request; the grader's end of its socket, or None if none started."""
+        ours, theirs = socket.socketpair()
+        with self._lock:
+            if self._stopped.is_set():
+                ours.close()
+                theirs.close()
+                return None
+            try:
+                self.zygote = remote_zygote = Zygote.shared() if sandbox.enabled() else None
+                if remote_zygote is None or not remote_zygote.start(self.request.to_json().encode(), theirs.fileno()):
+                    if remote_zygote is not None:
+                        remote_zygote.stop()
+                        self.zygote = None
+                    self._own_process(theirs.fileno())
+            finally:
+                theirs.close()
+            self.channel = wire.Channel(ours)
+            self.results.runs += 1
+            return self.channel
+
+    def _own_process(self, fd: int) -> None:
         self.private = Path(tempfile.mkdtemp(prefix="nnlab-verify-"))
         (self.private / "work").mkdir()
-        argv = [sys.executable, "-m", "coursegrader.check.runner", str(write_end)]
+        argv = [sys.executable, "-m", "coursegrader.check.runner", str(fd)]
         env = dict(os.environ)
         if sandbox.enabled():
             limits = sandbox.Limits.from_environment()
@@ -289,60 +255,132 @@ class FreshRun:
             env[contracts.PROGRESS.name] = "0"
         self.process = subprocess.Popen(argv, cwd=self.private / "work", env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True, pass_fds=(write_end,))
+                                        start_new_session=True, pass_fds=(fd,))
         try:
-            self.process.stdin.write(request.to_json().encode())
+            self.process.stdin.write(self.request.to_json().encode())
             self.process.stdin.close()
         except OSError:
-            pass  # the run died at once: finish() says so
+            pass  # the run died at once: the probes say so
 
-    def _read(self, stream, tasks: set[str]) -> None:
-        with stream:
+    def _halt(self) -> None:
+        """Stop the current run (its process, its sandbox), keeping nothing of it."""
+        with self._lock:
+            if self.channel is not None:
+                self.channel.close()
+                self.channel = None
+            if self.zygote is not None:
+                self.zygote.clean()
+                self.zygote = None
+            if self.process is not None:
+                sandbox.kill_group(self.process)
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.cgroup is not None:
+                sandbox.kill_cgroup(self.cgroup)
+                self.cgroup = None
+            if self.private is not None:
+                shutil.rmtree(self.private, ignore_errors=True)
+
+    # ---- the probes
+    def _hello(self, channel: wire.Channel) -> dict[str, str]:
+        """Wait for the run to execute the cells; which tasks it cannot offer, and why."""
+        message = channel.receive(self.deadline)
+        if not (type(message) is tuple and len(message) == 2 and message[0] == "hello" and type(message[1]) is dict):
+            raise wire.WireError("the run did not say which tasks it has")
+        return {str(k)[:contracts.MAX_ERROR_BYTES]: str(v)[:500] for k, v in message[1].items() if v}
+
+    def _probe(self, channel: wire.Channel, name: str, task) -> bool:
+        """Probe one task; False if the run can serve no more tasks."""
+        import torch
+
+        timeout = self.request.cell_timeout
+        deadline = min(time.monotonic() + timeout, self.deadline)
+        try:
+            session, impl = remote.begin(channel, name, deadline)
+            observations = task.probe(impl, self.keys[name])
+            buffer = io.BytesIO()
+            torch.save(remote.materialize(observations), buffer)
+            remote.end(channel, deadline)
+            self.results.observations[name] = buffer.getvalue()
+            return True
+        except remote.TaskAborted as aborted:
+            self.results.errors[name] = str(aborted)
+        except wire.WireTimeout:
+            self.results.errors[name] = (f"{name} ran longer than {timeout:.0f} s on the grader's inputs"
+                                         if time.monotonic() < self.deadline - 1 else
+                                         f"the grader's own run of your code did not finish within {self.wall:.0f} s")
+        except wire.WireError as error:
+            self.results.errors[name] = f"{name}: the grader's own run of your code stopped or answered what the grader cannot read ({error})"[:500]
+        except BaseException as error:  # noqa: BLE001 - the probe failed on what the student's code returned
+            self.results.errors[name] = f"{name} failed on the grader's inputs: {type(error).__name__}: {str(error)[:200]}"
             try:
-                self.results = read_results(stream, tasks)
-                while stream.read(1 << 20):
-                    pass  # whatever comes after (an atexit hook's writes) is drained unread: the run never blocks
-            except (OSError, ValueError):
+                remote.end(channel, deadline)
+                return True
+            except BaseException:  # noqa: BLE001
                 pass
+        return False
+
+    def _drive(self) -> None:
+        results = self.results
+        try:
+            tasks = specification(self.request.assignment) or {}
+            # the references first, while the run executes the cells (the same thread: the
+            # probes share torch's global random state, and two at once would interleave it)
+            results.expected = reference_observations(self.request.assignment, self.keys)
+            pending = [name for name in tasks if name in self.keys and name in self.request.tasks]
+            while pending and not self._stopped.is_set():
+                channel = self._launch()
+                if channel is None:
+                    results.problem = results.problem or "the grader's own run of your code could not start"
+                    return
+                try:
+                    problems = self._hello(channel)
+                except wire.WireTimeout:
+                    results.problem = f"the grader's own run of your code did not finish within {self.wall:.0f} s"
+                    return
+                except wire.WireError:
+                    results.problem = "the grader's own run of your code stopped before it ran your cells to the end"
+                    return
+                healthy = True
+                while pending and healthy and not self._stopped.is_set():
+                    name = pending.pop(0)
+                    if name in problems:
+                        results.errors[name] = problems[name]
+                        continue
+                    healthy = self._probe(channel, name, tasks[name])
+                if healthy:
+                    try:
+                        channel.send(("bye",))
+                    except wire.WireError:
+                        pass
+                self._halt()
+            results.done = not pending
+        except BaseException as error:  # noqa: BLE001 - the check fails, the grader goes on
+            results.problem = results.problem or f"the grader's check failed ({type(error).__name__}: {str(error)[:200]})"
+        finally:
+            self._halt()
 
     def finish(self) -> tuple[Results, str]:
-        """Wait for the run (at most ``wall`` seconds since it started); returns its results and
-        a problem ('' if none)."""
-        problem = ""
-        left = max(0.0, self.wall - (time.perf_counter() - self.started))
-        if self.zygote is not None:
-            status = self.zygote.wait(left)
-            if status is None and time.perf_counter() - self.started < self.wall:
-                problem = "the grader's own run of your code stopped (its process was killed)"
-            elif status is None:
-                problem = f"the grader's own run of your code did not finish within {self.wall:.0f} s"
-        else:
-            try:
-                self.process.wait(timeout=left)
-            except subprocess.TimeoutExpired:
-                problem = f"the grader's own run of your code did not finish within {self.wall:.0f} s"
-            status = self.process.returncode
-        self.stop(remove=False)
-        self._reader.join(timeout=10)
+        """Wait for the probes (at most ``wall`` seconds since the start); their results and a problem ('' if none)."""
+        self._driver.join(timeout=max(0.0, self.deadline - time.monotonic()) + 30)
+        if self._driver.is_alive():
+            self.stop()
+            self._driver.join(timeout=30)
+            if not self.results.problem:
+                self.results.problem = f"the grader's own run of your code did not finish within {self.wall:.0f} s"
+        FreshRun._unfinished.discard(self)
         results = self.results
-        if not problem and results.problem:
-            problem = results.problem
+        problem = results.problem
         if not problem and not results.done:
-            problem = f"the grader's own run of your code stopped (exit status {status})"
+            problem = "the grader's own run of your code stopped"
         return results, problem
 
     def stop(self, remove: bool = True) -> None:
-        if self in FreshRun._unfinished:
-            FreshRun._unfinished.discard(self)
-            if self.zygote is not None:
-                self.zygote.clean()
-        if self.process is not None:
-            sandbox.kill_group(self.process)
-        if self.cgroup is not None:
-            sandbox.kill_cgroup(self.cgroup)
-            self.cgroup = None
-        if remove and self.private is not None:
-            shutil.rmtree(self.private, ignore_errors=True)
+        FreshRun._unfinished.discard(self)
+        self._stopped.set()
+        self._halt()
 
 
 @atexit.register

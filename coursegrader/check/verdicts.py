@@ -7,7 +7,6 @@ for the run and compares each group of each task with the reference.
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from coursegrader import contracts
@@ -42,8 +41,6 @@ class PendingCheck:
     run: FreshRun | None
     started: float
     keys: dict[str, int] = field(default_factory=dict)  # each task's probe key
-    #: the references' observations, computed in this process while the notebook and the fresh run run
-    expected: Future | None = None
 
     def finish(self) -> Verdicts:
         verdicts = Verdicts()
@@ -51,7 +48,7 @@ class PendingCheck:
         if not tasks or self.run is None:
             return verdicts
         results, problem = self.run.finish()
-        expected = self.expected.result() if self.expected is not None else reference_observations(self.assignment, self.keys)
+        expected = results.expected or reference_observations(self.assignment, self.keys)
         try:
             for name, task in tasks.items():
                 for group in contracts.GROUPS:
@@ -88,18 +85,13 @@ def start(assignment: str, notebook, seed: int, cell_timeout: float | None = Non
     context = [c["source"] for c in cells]
     static = {name: static_findings(sources[name], context, task.forbidden) if name in sources else []
               for name, task in tasks.items()}
-    run = expected = None
+    run = None
     keys = {name: probe_key(seed, name) for name in tasks}
     if tasks:
-        request = contracts.FreshRunRequest(assignment=assignment, cells=cells, keys=keys, cell_timeout=timeout)
+        request = contracts.FreshRunRequest(assignment=assignment, cells=cells, tasks=list(tasks), cell_timeout=timeout)
         # each cell and each probe may take a cell timeout; the run as a whole gets two and a minute
-        run = FreshRun(request, wall=timeout * 2 + 60)
-        expected = _REFERENCES.submit(reference_observations, assignment, keys)
-    return PendingCheck(assignment, seed, cells, sources, static, run, started, keys=keys, expected=expected)
-
-
-# One thread: the references of one submission at a time, while its notebook runs in the kernel.
-_REFERENCES = ThreadPoolExecutor(max_workers=1, thread_name_prefix="references")
+        run = FreshRun(request, wall=timeout * 2 + 60, keys=keys)
+    return PendingCheck(assignment, seed, cells, sources, static, run, started, keys=keys)
 
 
 def verify(assignment: str, notebook, seed: int, cell_timeout: float | None = None) -> Verdicts:
