@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,6 @@ class Results:
 
     observations: dict[str, bytes] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
-    refused: dict[str, str] = field(default_factory=dict)
     expected: dict[str, dict] = field(default_factory=dict)
     problem: str = ""
     done: bool = False
@@ -212,6 +212,7 @@ class FreshRun:
         self.private: Path | None = None
         self.cgroup = None
         self.zygote = None
+        self._forked = False
         self.channel: wire.Channel | None = None
         self._stopped = threading.Event()
         self._lock = threading.Lock()
@@ -229,17 +230,23 @@ class FreshRun:
                 theirs.close()
                 return None
             try:
-                self.zygote = remote_zygote = Zygote.shared() if sandbox.enabled() else None
-                if remote_zygote is None or not remote_zygote.start(self.request.to_json().encode(), theirs.fileno()):
-                    if remote_zygote is not None:
-                        remote_zygote.stop()
-                        self.zygote = None
-                    self._own_process(theirs.fileno())
+                _SPAWNER.submit(self._start, theirs.fileno()).result()
             finally:
                 theirs.close()
             self.channel = wire.Channel(ours)
             self.results.runs += 1
             return self.channel
+
+    def _start(self, fd: int) -> None:
+        # in the spawner thread: the sandbox dies with the thread that started it
+        # (PR_SET_PDEATHSIG), so a probe thread that ends must not be the one
+        self.zygote = Zygote.shared() if sandbox.enabled() else None
+        self._forked = self.zygote is not None and self.zygote.start(self.request.to_json().encode(), fd)
+        if not self._forked:
+            if self.zygote is not None:
+                self.zygote.stop()
+                self.zygote = None
+            self._own_process(fd)
 
     def _own_process(self, fd: int) -> None:
         self.private = Path(tempfile.mkdtemp(prefix="nnlab-verify-"))
@@ -268,9 +275,9 @@ class FreshRun:
             if self.channel is not None:
                 self.channel.close()
                 self.channel = None
-            if self.zygote is not None:
-                self.zygote.clean()
-                self.zygote = None
+            if self.zygote is not None and self._forked:
+                self.zygote.clean()  # the zygote stays: the last run's (tests look at it)
+            self._forked = False
             if self.process is not None:
                 sandbox.kill_group(self.process)
                 try:
@@ -381,6 +388,10 @@ class FreshRun:
         FreshRun._unfinished.discard(self)
         self._stopped.set()
         self._halt()
+
+
+#: The one thread that starts sandboxes, alive as long as the grader.
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fresh-run-spawner")
 
 
 @atexit.register

@@ -24,7 +24,7 @@ def test_a_worker_that_exited_is_an_answer_that_says_so():
 
 
 def test_the_fresh_run_request_survives_json():
-    request = contracts.FreshRunRequest("clipping", [{"name": "imports", "source": "import torch"}], {"clip_by_norm": 2**62 + 1}, 60.0)
+    request = contracts.FreshRunRequest("clipping", [{"name": "imports", "source": "import torch"}], ["clip_by_norm"], 60.0)
     assert contracts.FreshRunRequest.from_json(request.to_json()) == request
 
 

@@ -23,7 +23,7 @@ def test_the_run_executes_locked_setup_and_task_cells_in_order_and_nothing_else(
 
 def _sleeping_run(wall: float) -> FreshRun:
     cells = [{"name": "setup", "source": "import time\ntime.sleep(300)"}]
-    return FreshRun(contracts.FreshRunRequest("initialization", cells, {}, 600), wall=wall)
+    return FreshRun(contracts.FreshRunRequest("initialization", cells, ["fans"], 600), wall=wall)
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_a_fresh_run_nobody_finished_is_stopped_by_the_next(sandboxed, monkeypat
     # running (or keep its sandbox) while the next submission is graded.
     monkeypatch.setenv("NNLAB_SANDBOX", sandboxed)
     first = _sleeping_run(wall=900)
-    second = FreshRun(contracts.FreshRunRequest("initialization", [], {}, 60), wall=120)
+    second = FreshRun(contracts.FreshRunRequest("initialization", [], ["fans"], 60), wall=120)
     try:
         assert first not in FreshRun._unfinished and second in FreshRun._unfinished
         if first.process is not None:  # a process of its own: gone, with its folder
