@@ -20,12 +20,12 @@ the probe's (a closure, a forward hook) is a callback.
 """
 from __future__ import annotations
 
+import collections.abc
 import io
 import pickle
 import socket
 import struct
 import time
-import types
 import weakref
 
 import torch
@@ -220,6 +220,7 @@ class Mirror:
         self.pinned: list[object] = []  # results with a graph on the other end: kept while the session lasts
         self.hooks: dict[int, list] = {}  # fresh run: the hooks the grader's modules carry here
         self.forgotten: list[int] = []
+        self.connections: list[tuple] = []
         # what the last message created here, held until the next is sent: the probe takes what it keeps
         self.arrivals: list[object] = []
         self.fresh: list[int] = []  # ids allocated while encoding the current message
@@ -303,7 +304,7 @@ class Mirror:
             return (MODULE, self.track(value, MODULE))
         if self.trusted and isinstance(value, torch.optim.Optimizer) and mirrored_module_class(kind):
             return (OPTIMIZER, self.track(value, OPTIMIZER))
-        if self.trusted and isinstance(value, types.GeneratorType):
+        if self.trusted and isinstance(value, collections.abc.Iterator):
             items = []
             for item in value:
                 items.append(self.encode(item, depth + 1))
@@ -456,8 +457,11 @@ class Mirror:
                 raise WireError("a state for an object this end never sent")
             created.add(wire_id)
             self._create(wire_id, state)
+        self.connections = []
         for wire_id, state in states.items():
             self._apply(wire_id, state, wire_id in created)
+        for wire_id, value, leaves in self.connections:
+            self._connect(wire_id, value, leaves)
         for wire_id in states:
             obj = self.get(wire_id)
             if obj is not None:
@@ -469,7 +473,9 @@ class Mirror:
             if len(state) != 7:
                 raise WireError("a tensor state that is not one")
             value = tensor_from(state[2])
-            self.track(nn.Parameter(value, requires_grad=False) if state[1] is True else value, TENSOR, wire_id)
+            requires_grad = state[4] is True and (value.is_floating_point() or value.is_complex())
+            self.track(nn.Parameter(value, requires_grad=requires_grad) if state[1] is True else value.requires_grad_(requires_grad),
+                       TENSOR, wire_id)
         elif kind == MODULE:
             cls = trusted_class(state[1], nn.Module) if self.trusted else _import_class(state[1], nn.Module)
             if cls is None:
@@ -500,8 +506,7 @@ class Mirror:
                         obj.data = value
                 self.data_version[wire_id] = version
                 if self.trusted and new and leaves:
-                    self._connect(wire_id, obj, leaves)
-                    obj = self.get(wire_id)
+                    self.connections.append((wire_id, obj, leaves))  # once every state is applied
                 if obj.is_leaf and obj.requires_grad != bool(requires_grad):
                     obj.requires_grad_(bool(requires_grad))
                 if obj.is_leaf:
