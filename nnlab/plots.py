@@ -3,8 +3,9 @@ matplotlib code. Each function draws into given axes (or makes its own figure) a
 the figure."""
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -123,6 +124,24 @@ def plot_activation_histograms(outputs: Mapping[str, torch.Tensor], bins: int = 
     return figure
 
 
+def overlay(plot: Callable, runs: Mapping[str, object], **kwargs):
+    """One figure that compares runs: ``plot(run, label=name, **kwargs)`` for every ``name: run``
+    of ``runs``, each drawn on the axes of the first (``plot`` is one of this module's functions
+    that take ``ax`` or ``axes`` and a ``label``, e.g. :func:`plot_layer_statistic`,
+    :func:`plot_gradient_flow`, :func:`plot_history`)."""
+    if not runs:
+        raise ValueError("overlay needs at least one run to plot")
+    parameters = inspect.signature(plot).parameters
+    if "label" not in parameters or not ({"ax", "axes"} & set(parameters)):
+        raise TypeError(f"{getattr(plot, '__name__', plot)} does not take a label and axes, so it cannot overlay runs")
+    target = "ax" if "ax" in parameters else "axes"
+    figure = None
+    for name, run in runs.items():
+        axes = None if figure is None else (figure.axes[0] if target == "ax" else figure.axes)
+        figure = plot(run, label=name, **{target: axes}, **kwargs)
+    return figure
+
+
 def plot_layer_statistic(
     values: Mapping[str, Sequence[float]] | Sequence[float], ylabel: str, ax=None, log: bool = True, label: str | None = None
 ):
@@ -206,11 +225,13 @@ def plot_curves(
     logy: bool = False,
     title: str | None = None,
     marker: str | None = None,
+    vlines: Mapping[str, float] | None = None,
 ):
     """Several labelled curves on one panel: ``{label: ys}`` or ``{label: (xs, ys)}``.
 
     For sweeps (accuracy against a dropout rate or a batch size), schedules (lr against the
-    step) and loss curves of competing runs.
+    step) and loss curves of competing runs. ``vlines`` marks positions on the x axis
+    (``{label: x}``: a learning-rate range test's suggestions, say) as grey vertical lines.
     """
     figure, (ax,) = _axes(ax, 1, width=5.0, height=3.2)
     for label, curve in curves.items():
@@ -220,11 +241,13 @@ def plot_curves(
             ys = list(curve)
             xs = range(len(ys))
         ax.plot(list(xs), list(ys), label=label, marker=marker, ms=4)
+    for (label, x), style in zip((vlines or {}).items(), [":", "--", "-.", (0, (1, 4))] * 8):
+        ax.axvline(x, ls=style, color="gray", label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear", yscale="log" if logy else "linear")
     if title:
         ax.set_title(title)
     ax.grid(alpha=0.3)
-    if len(curves) > 1:
+    if len(curves) + len(vlines or {}) > 1:
         ax.legend(fontsize="small")
     figure.tight_layout()
     return figure

@@ -1,3 +1,5 @@
+import matplotlib.pyplot as plt
+import pytest
 import torch
 
 import nnlab
@@ -54,3 +56,27 @@ def test_plot_trajectories_draws_one_line_per_path():
     import matplotlib.pyplot as plt
 
     plt.close(figure)
+
+
+def test_overlay_draws_every_run_on_the_first_runs_axes():
+    runs = {"relu": [1.0, 0.5, 0.25], "tanh": [1.0, 0.9, 0.8], "sigmoid": [1.0, 0.1, 0.01]}
+    figure = plots.overlay(plots.plot_layer_statistic, runs, ylabel="activation std")
+    assert len(figure.axes) == 1
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == list(runs)
+    assert [list(line.get_ydata()) for line in lines] == list(runs.values())
+    with pytest.raises(ValueError, match="at least one run"):
+        plots.overlay(plots.plot_layer_statistic, {}, ylabel="x")
+    with pytest.raises(TypeError, match="cannot overlay"):
+        plots.overlay(plots.plot_scores, runs)
+    plt.close("all")
+
+
+def test_plot_curves_marks_vertical_lines_with_their_labels():
+    figure = plots.plot_curves({"accuracy": ([0.01, 0.1, 1.0], [0.5, 0.8, 0.3])}, "lr", "acc", logx=True,
+                               vlines={"steepest": 0.05, "diverged": 2.0})
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["accuracy", "steepest", "diverged"]
+    assert list(lines[1].get_xdata()) == [0.05, 0.05] and list(lines[2].get_xdata()) == [2.0, 2.0]
+    assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["accuracy", "steepest", "diverged"]
+    plt.close("all")

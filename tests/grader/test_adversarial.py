@@ -242,8 +242,9 @@ def grad_norms(model):
 def _grader_attacks(course: Path) -> dict[str, tuple[str, str, set[str]]]:
     """Student id -> (task, code appended to that task's correct solution cell, the tasks that
     must score 0). The code acts only in the independent check's fresh run: it tries to read
-    the probe secret into its error message, to send results of its own through the run's
-    pipe before the run does, and to rewrite them from an ``atexit`` hook after the run's end."""
+    the probe secret into its error message, to send results of its own through every open
+    descriptor (the run's socket among them) before the run speaks, and to rewrite them from
+    an ``atexit`` hook after the run's end."""
     secret = course / ".nnlab-probe-secret"
     # the fresh run has no IPython shell: that is how the code knows where it runs
     in_the_run = "import os, sys, io, struct, atexit\ntry:\n    get_ipython\n    _in_run = False\nexcept NameError:\n    _in_run = True\nif _in_run:\n"
@@ -274,7 +275,10 @@ def _grader_attacks(course: Path) -> dict[str, tuple[str, str, set[str]]]:
             raise RuntimeError(_secret)
         return _fans(weight)
 """, set()),
-        "forged_frames": ("fans", in_the_run + forge + "    _forge(torch.ones(3))\n", {"fans", "xavier_uniform_"}),
+        # bytes written into the run's socket before it speaks break its protocol: the whole
+        # check of this submission fails (every task scores 0), the grader and the class go on
+        "forged_frames": ("fans", in_the_run + forge + "    _forge(torch.ones(3))\n",
+                          {"fans", "xavier_uniform_", "xavier_normal_", "he_normal_", "lecun_normal_"}),
         "rewrite_after_the_end": ("xavier_uniform_", in_the_run + forge + """\
     atexit.register(lambda: _forge(torch.zeros(1).expand(2**31)))  # 4 bytes stored, 8 GiB as float32
 """, set()),
