@@ -20,8 +20,9 @@ from coursegrader.contracts import RAISED
 class Task:
     """How one task is checked outside the notebook.
 
-    ``probe(impl, seed)`` builds fresh inputs from ``seed``, calls ``impl`` (the student's
-    function or class, or the reference) and returns ``{"visible": cases, "hidden": cases}``
+    ``probe(impl, seed)`` builds fresh inputs from ``seed``, calls ``impl`` (the reference, or
+    the student's function or class as a :class:`~coursegrader.check.remote.RemoteObject` that
+    calls into the fresh run) and returns ``{"visible": cases, "hidden": cases}``
     (and ``"validation": cases`` for a task that must refuse bad arguments), each a list of
     ``{"call": description, "result": observation}``. ``forbidden`` names what
     the task must not call: modules (every public function and class in them) or single
@@ -92,9 +93,9 @@ def seed_for(secret: str, assignment: str, student: str, notebook: str) -> int:
 def probe_key(seed: int, task: str) -> int:
     """The key one task's probe draws its inputs from, derived one-way from the submission's seed.
 
-    The fresh run receives only these keys: the student's process learns the inputs of its own
-    tasks (it is called with them anyway), never the seed, another submission's inputs or the
-    secret. Below 2**63 less a margin, so that a probe may add a small salt to it.
+    The probes draw their inputs from these keys in the grader's process; the student's
+    process gets neither the keys nor the seed, only the arguments of each call as it is made.
+    Below 2**63 less a margin, so that a probe may add a small salt to it.
     """
     digest = hashlib.sha256(json.dumps([int(seed), task]).encode()).digest()
     return int.from_bytes(digest[:8], "big") % (2**63 - 2**16)
