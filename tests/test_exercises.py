@@ -7,8 +7,11 @@ kill their kernel, or print warnings and progress bars.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -836,3 +839,29 @@ def test_regrading_gives_the_same_grades(graded_class):
             assert outcome.status == "graded"
     again = {a: cell_scores(course, a) for a in CONTRACT}
     assert again == first
+
+
+def _challenge_output(notebook: nbformat.NotebookNode, stub: bool) -> str:
+    """Run the notebook's imports, its challenge and the challenge's check; what the check printed."""
+    ids = {cell.metadata.get("nbgrader", {}).get("grade_id", ""): cell for cell in notebook.cells}
+    challenge = next(name for name in ids if name.startswith("challenge_") and not name.endswith("_check"))
+    source = ids[challenge].source
+    if stub:  # what nbgrader leaves in the students' copy
+        source = re.sub(r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
+                        lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", source, flags=re.S)
+    namespace: dict = {}
+    output = io.StringIO()
+    with contextlib.redirect_stdout(output):
+        for cell in (ids["imports"].source, source, ids[f"{challenge}_check"].source):
+            exec(compile(cell, challenge, "exec"), namespace)  # noqa: S102 - the course's own notebook
+    return output.getvalue()
+
+
+@pytest.mark.parametrize("assignment", list(CONTRACT))
+def test_each_assignment_ends_with_an_optional_challenge_that_its_solution_passes(assignment):
+    notebook = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    ids = [cell.metadata.get("nbgrader", {}).get("grade_id", "") for cell in notebook.cells]
+    last_test = max(i for i, cell in enumerate(notebook.cells) if cell.metadata.get("nbgrader", {}).get("grade"))
+    assert min(i for i, name in enumerate(ids) if name.startswith("challenge_")) > last_test  # never run by autograding
+    assert _challenge_output(notebook, stub=False).strip().endswith("Challenge passed.")
+    assert _challenge_output(notebook, stub=True).strip().endswith("Challenge not attempted yet.")

@@ -39,6 +39,9 @@ MAX_MESSAGE_BYTES = contracts.MAX_OBSERVATION_BYTES
 MAX_ITEMS = 100_000
 #: Nesting of a value on the wire.
 MAX_DEPTH = 40
+#: Bytes of tensors one end accepts from the other over one task's probe (the grader holds
+#: what the fresh run sends while the task lasts: this bounds its memory).
+MAX_RECEIVED_BYTES = 1024**3
 #: Autograd nodes walked to find the leaves of a result's graph.
 MAX_GRAPH_NODES = 100_000
 HEADER = struct.Struct(">I")
@@ -220,6 +223,7 @@ class Mirror:
         self.pinned: list[object] = []  # results with a graph on the other end: kept while the session lasts
         self.hooks: dict[int, list] = {}  # fresh run: the hooks the grader's modules carry here
         self.forgotten: list[int] = []
+        self.received = 0  # bytes of tensors received so far
         self.connections: list[tuple] = []
         # what the last message created here, held until the next is sent: the probe takes what it keeps
         self.arrivals: list[object] = []
@@ -472,7 +476,7 @@ class Mirror:
         if kind == TENSOR:
             if len(state) != 7:
                 raise WireError("a tensor state that is not one")
-            value = tensor_from(state[2])
+            value = self._tensor(state[2])
             requires_grad = state[4] is True and (value.is_floating_point() or value.is_complex())
             self.track(nn.Parameter(value, requires_grad=requires_grad) if state[1] is True else value.requires_grad_(requires_grad),
                        TENSOR, wire_id)
@@ -498,7 +502,7 @@ class Mirror:
             if kind == TENSOR:
                 _, _, data, version, requires_grad, grad, leaves = state
                 if not new and self.data_version.get(wire_id) != version:
-                    value = tensor_from(data)
+                    value = self._tensor(data)
                     if value.shape == obj.shape and value.dtype == obj.dtype:
                         with torch.no_grad():
                             obj.copy_(value)
@@ -545,6 +549,13 @@ class Mirror:
             raise
         except Exception as error:  # noqa: BLE001 - a state torch refuses is a broken message
             raise WireError(f"a state that could not be applied ({type(error).__name__}: {str(error)[:120]})") from None
+
+    def _tensor(self, data: object) -> torch.Tensor:
+        value = tensor_from(data)
+        self.received += value.numel() * value.element_size()
+        if self.received > MAX_RECEIVED_BYTES:
+            raise WireError(f"more than {MAX_RECEIVED_BYTES // 1024**2} MiB of tensors in one task, more than the grader holds")
+        return value
 
     def _connect(self, wire_id: int, value: torch.Tensor, leaves: list) -> None:
         """A result whose graph lies on the other end: rebuilt here as the output of a function of

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -293,5 +293,32 @@ cells = [
         'both placements within a couple of points of each other (about 60-65 %), above the MLP without normalization; a single seed does not separate them.',
         "BatchNorm divides by the batch's standard deviation, so scaling the incoming weights by c leaves the output unchanged: large steps cannot blow up the activations, which is why normalized networks take larger rates.")),
 ]
+
+cells += challenge('layernorm', 'layer normalization', """
+Ba et al. (2016) normalize each *example* over its features instead of each feature over
+the batch: no running statistics, the same computation in training and evaluation, and
+any batch size works. Write `layernorm_forward(x, gamma, beta, eps=1e-5)` for `x` of shape
+`(N, D)`: subtract each row's mean, divide by the square root of its (biased) variance plus
+`eps`, then scale by `gamma` and shift by `beta` (each of shape `(D,)`). Not graded; the next
+cell compares values and gradients with `torch.nn.functional.layer_norm`.
+""", """
+def layernorm_forward(x, gamma, beta, eps=1e-5):
+    ### BEGIN SOLUTION
+    mean = x.mean(dim=1, keepdim=True)
+    var = x.var(dim=1, unbiased=False, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * gamma + beta
+    ### END SOLUTION
+""", """
+torch.manual_seed(0)
+x = (torch.randn(6, 5, dtype=torch.float64) * 3 + 1).requires_grad_(True)
+gamma = (torch.rand(5, dtype=torch.float64) + 0.5).requires_grad_(True)
+beta = torch.randn(5, dtype=torch.float64).requires_grad_(True)
+ours = layernorm_forward(x, gamma, beta)
+theirs = torch.nn.functional.layer_norm(x, (5,), gamma, beta, eps=1e-5)
+assert torch.allclose(ours, theirs, atol=1e-10), "values differ from torch.nn.functional.layer_norm"
+upstream = torch.randn(6, 5, dtype=torch.float64)
+for a, b in zip(torch.autograd.grad(ours, (x, gamma, beta), upstream), torch.autograd.grad(theirs, (x, gamma, beta), upstream)):
+    assert torch.allclose(a, b, atol=1e-10), "gradients differ from torch's"
+""")
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 import math
@@ -351,5 +351,42 @@ cells = [
         'without clipping, validation near chance (about 10 %) and gradient norms in the tens to hundreds; with the global norm clipped to 1, roughly 35-45 % after 6 epochs.',
         'clipping by global norm keeps the direction of the whole gradient and shortens only the rare huge steps; by value it changes the direction, and per tensor it scales the layers by different factors.')),
 ]
+
+cells += challenge('adaptive_clip', 'adaptive gradient clipping', """
+Brock et al. (2021) clip each *unit* (each row of a weight matrix) relative to the size of
+its weights: when $\\lVert g_i\\rVert / \\max(\\lVert w_i\\rVert, \\epsilon) > \\lambda$, the row's gradient
+is rescaled to $\\lambda \\max(\\lVert w_i\\rVert, \\epsilon) \\, g_i / \\lVert g_i\\rVert$; other rows are left
+alone. Write `adaptive_clip_(parameters, clipping=0.01, eps=1e-3)`, in place on each `.grad`
+(rows of 2-D and higher parameters, the whole tensor for 1-D ones; skip parameters
+without a gradient). Not graded; the next cell checks the bound, the untouched rows and the
+directions.
+""", """
+def adaptive_clip_(parameters, clipping=0.01, eps=1e-3):
+    ### BEGIN SOLUTION
+    with torch.no_grad():
+        for p in parameters:
+            if p.grad is None:
+                continue
+            dims = tuple(range(1, p.dim())) if p.dim() > 1 else (0,)
+            weight_norm = p.norm(dim=dims, keepdim=True).clamp(min=eps)
+            grad_norm = p.grad.norm(dim=dims, keepdim=True)
+            limit = clipping * weight_norm
+            scale = torch.where(grad_norm > limit, limit / grad_norm.clamp(min=1e-12), torch.ones_like(grad_norm))
+            p.grad.mul_(scale)
+    ### END SOLUTION
+""", """
+torch.manual_seed(0)
+layer = nn.Linear(6, 5)
+layer(torch.randn(8, 6)).pow(2).sum().backward()
+with torch.no_grad():
+    layer.weight.grad[0] *= 1e-4  # one row far under the limit
+before = layer.weight.grad.clone()
+adaptive_clip_(layer.parameters(), clipping=0.05)
+ratio = layer.weight.grad.norm(dim=1) / layer.weight.detach().norm(dim=1).clamp(min=1e-3)
+assert (ratio <= 0.05 * (1 + 1e-5)).all(), "a row's gradient is still above the limit"
+assert torch.equal(layer.weight.grad[0], before[0]), "a row under the limit must be left alone"
+cosine = torch.nn.functional.cosine_similarity(layer.weight.grad, before, dim=1)
+assert torch.allclose(cosine, torch.ones(5), atol=1e-6), "clipping must keep each row's direction"
+""")
 
 NOTEBOOK = notebook(cells)

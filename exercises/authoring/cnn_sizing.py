@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -286,5 +286,29 @@ cells = [
         'with N = 32, P = 0, S = 1: the printed formula gives 31; conv_output_size gives 31 for F = 2, 30 for F = 3 and 28 for F = 5.',
         'the printed formula is the general ⌊(N − F + 2P)/S⌋ + 1 with F = 2 substituted, so it holds for kernels of size 2 only (with dilation D: ⌊(N + 2P − D(F − 1) − 1)/S⌋ + 1).')),
 ]
+
+cells += challenge('conv_flops', 'the cost of a convolution', """
+Parameters are not cost: a convolution's multiply-accumulates grow with the length of its
+output too. Write `conv_macs(in_channels, out_channels, kernel_size, output_length,
+groups=1)`, the multiply-accumulates of one 1-D convolution over one example (bias
+excluded). Not graded; the next cell counts what PyTorch actually computes with
+`torch.utils.flop_counter.FlopCounterMode` (which reports 2 FLOPs per multiply-accumulate).
+""", """
+def conv_macs(in_channels, out_channels, kernel_size, output_length, groups=1):
+    ### BEGIN SOLUTION
+    return out_channels * output_length * (in_channels // groups) * kernel_size
+    ### END SOLUTION
+""", """
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+for c_in, c_out, k, n, groups in [(3, 16, 5, 40, 1), (16, 32, 3, 20, 4), (8, 8, 7, 100, 8)]:
+    layer = nn.Conv1d(c_in, c_out, k, groups=groups, bias=False)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        out = layer(torch.randn(1, c_in, n))
+    expected = counter.get_total_flops() // 2
+    got = conv_macs(c_in, c_out, k, out.shape[-1], groups=groups)
+    assert got == expected, f"Conv1d({c_in}, {c_out}, {k}, groups={groups}) on length {n}: {got}; PyTorch computes {expected}"
+""")
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 import math
@@ -250,5 +250,34 @@ cells = [
         'p = 0: training near 98 %, validation near 70 % (a gap of 25-30 points); p = 0.3: a gap of a few points at about the same validation accuracy; p = 0.6: no gap, by underfitting (training near 50 %).',
         "inverted dropout divides the kept units by 1 − p in training, so each unit's expected value matches the network used whole at test time; without it the next layer would see inputs (1 − p) times smaller in training than at test.")),
 ]
+
+cells += challenge('alpha_dropout', 'alpha dropout', """
+Klambauer et al. (2017) keep SELU networks self-normalizing with *alpha dropout*: dropped
+units are set to SELU's negative saturation value $\\alpha' = -\\lambda\\alpha \\approx -1.7581$
+instead of 0, then an affine map $a x + b$ restores mean 0 and variance 1, with
+$a = \\left((1-p)(1 + p\\,\\alpha'^2)\\right)^{-1/2}$ and $b = -a\\,p\\,\\alpha'$. Write
+`alpha_dropout(x, p, training)` (identity when not training). Not graded; the next cell
+checks that a standard-normal input keeps mean 0 and standard deviation 1, and that
+evaluation mode is the identity.
+""", """
+def alpha_dropout(x, p, training):
+    ### BEGIN SOLUTION
+    if not training or p == 0:
+        return x
+    alpha_prime = -1.0507009873554805 * 1.6732632423543772
+    keep = (torch.rand_like(x) >= p).to(x.dtype)
+    a = ((1 - p) * (1 + p * alpha_prime**2)) ** -0.5
+    b = -a * p * alpha_prime
+    return a * (x * keep + alpha_prime * (1 - keep)) + b
+    ### END SOLUTION
+""", """
+torch.manual_seed(0)
+x = torch.randn(200_000, dtype=torch.float64)
+for p in (0.1, 0.3):
+    y = alpha_dropout(x, p, training=True)
+    assert abs(y.mean().item()) < 0.02 and abs(y.std().item() - 1) < 0.02, f"p={p}: mean {y.mean():.3f}, std {y.std():.3f}; expected 0 and 1"
+    assert (y == torch.mode(y).values).double().mean().item() > p - 0.01, "dropped units should all take the same value"
+assert torch.equal(alpha_dropout(x, 0.3, training=False), x), "evaluation mode must return x unchanged"
+""")
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -358,5 +358,36 @@ cells = [
         'ReLU with Glorot ends around 1e-8 (anything below 1e-6); ReLU with He stays of order 0.5 (0.2 to 2); tanh with Glorot fades to about 0.1; tanh with He holds near 0.5.',
         "a ReLU halves E[x²], so Glorot's Var(w) = 1/256 loses a factor 2 per layer (2⁵⁰ in variance) while He's 2/fan_in makes up for it; tanh contracts all but small inputs, so Glorot's variance (right for a slope-1 activation) fades and a gain above 1 holds it.")),
 ]
+
+cells += challenge('orthogonal', 'orthogonal initialization', """
+Saxe et al. (2014) initialize a weight matrix with orthonormal rows or columns, scaled by
+`gain`: every singular value equals `gain`, so a deep *linear* network keeps the norm of
+every signal exactly. Write `orthogonal_(weight, gain=1.0)`, in place like the tasks above,
+for a 2-D `weight` of shape `(rows, cols)`: draw a Gaussian matrix, take its QR
+decomposition (`torch.linalg.qr`), fix the signs with the diagonal of `R` so that the
+result is uniformly distributed, transpose when `rows < cols`, and copy `gain * Q`. Not
+graded; the next cell checks $W W^\\top = \\text{gain}^2 I$ (or $W^\\top W$) and that the
+values match the distribution of `torch.nn.init.orthogonal_`.
+""", """
+def orthogonal_(weight, gain=1.0):
+    ### BEGIN SOLUTION
+    rows, cols = weight.shape
+    flat = torch.randn(max(rows, cols), min(rows, cols), dtype=torch.float64)
+    q, r = torch.linalg.qr(flat)
+    q = q * torch.sign(torch.diagonal(r))
+    if rows < cols:
+        q = q.T
+    with torch.no_grad():
+        weight.copy_(gain * q)
+    return weight
+    ### END SOLUTION
+""", """
+for shape, gain in [((64, 32), 1.0), ((20, 50), 2.0)]:
+    w = orthogonal_(torch.empty(shape), gain=gain)
+    small = w @ w.T if shape[0] <= shape[1] else w.T @ w
+    assert torch.allclose(small, gain**2 * torch.eye(min(shape)), atol=1e-4), "the rows (or columns) are not orthonormal times gain"
+    ours, theirs = w.abs().mean().item(), torch.nn.init.orthogonal_(torch.empty(shape), gain=gain).abs().mean().item()
+    assert abs(ours - theirs) < 0.15 * theirs, f"mean |w| {ours:.3f}, torch's orthogonal_ gives about {theirs:.3f}"
+""")
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 import math
@@ -325,5 +325,37 @@ cells = [
         "warm-up + cosine ends with a clearly lower training loss than the constant rate, and a validation accuracy at least as high; the constant run's last epochs stay noisy.",
         "a decay takes large steps early (fast progress) and small ones late (the weights settle into the valley); a warm-up avoids full-rate steps while a fresh network's gradients are large and badly scaled.")),
 ]
+
+cells += challenge('one_cycle', 'the one-cycle schedule', """
+Smith & Topin (2019) warm the rate up from `lr_max / div_factor` to `lr_max` over the first
+`pct_start` of training, then anneal it to `lr_max / (div_factor * final_div_factor)`, both
+along cosines. Write `one_cycle(step, total_steps, lr_max, pct_start=0.3, div_factor=25.0,
+final_div_factor=1e4)` with PyTorch's conventions: the warm-up ends at step
+`pct_start * total_steps - 1`, the annealing at `total_steps - 1`, and a cosine from `a` to `b`
+over a phase is $b + \\frac{a-b}{2}(1 + \\cos \\pi f)$ with $f$ the fraction of the phase done. Not
+graded; the next cell compares every step with `torch.optim.lr_scheduler.OneCycleLR`.
+""", """
+def one_cycle(step, total_steps, lr_max, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    ### BEGIN SOLUTION
+    initial = lr_max / div_factor
+    final = initial / final_div_factor
+    warm_end = float(pct_start * total_steps) - 1
+    if step <= warm_end:
+        start, end, fraction = initial, lr_max, step / warm_end
+    else:
+        start, end, fraction = lr_max, final, (step - warm_end) / (total_steps - 1 - warm_end)
+    return end + (start - end) / 2 * (1 + math.cos(math.pi * fraction))
+    ### END SOLUTION
+""", """
+total = 40
+optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.5, total_steps=total, cycle_momentum=False)
+for step in range(total):
+    expected = optimizer.param_groups[0]["lr"]
+    got = one_cycle(step, total, 0.5)
+    assert math.isclose(got, expected, rel_tol=1e-9), f"step {step}: {got:.6g}, torch's OneCycleLR {expected:.6g}"
+    optimizer.step()
+    scheduler.step() if step < total - 1 else None
+""")
 
 NOTEBOOK = notebook(cells)

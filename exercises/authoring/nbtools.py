@@ -90,3 +90,18 @@ def notebook(cells):
         cell.pop("id", None)
     nb.nbformat_minor = 4  # nbgrader 0.9 keeps cell ids off
     return nb
+
+
+def challenge(name, title, text, solution_src, check_src):
+    """An optional task for strong students, not graded: its statement, a solution cell
+    (``challenge_<name>``: the student's copy keeps the signature and raises
+    NotImplementedError), and a self-check cell that compares the answer with PyTorch or a
+    property, and says "not attempted" while the stub is there. Placed after the last graded
+    cell, so autograding (which stops at the last test) never runs it."""
+    check = ("try:\n" + "".join(f"    {line}\n" if line else "\n" for line in dedent(check_src).strip().splitlines())
+             + 'except NotImplementedError:\n    print("Challenge not attempted yet.")\nelse:\n    print("Challenge passed.")')
+    return [
+        md(f"## Challenge (optional, not graded): {title}\n\n" + dedent(text).strip()),
+        nbformat.v4.new_code_cell(dedent(solution_src).strip(), metadata=_meta(solution=True, grade_id=f"challenge_{name}")),
+        locked_code(check, f"challenge_{name}_check"),
+    ]

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 import contextlib
@@ -457,5 +457,51 @@ cells = [
         'plain SGD slowest (loss about 1.6, validation about 35 %); momentum and Nesterov about halve the loss; Adam and RMSprop at 1e-3 near 0.9 and about 55 %; Adagrad at 0.05 among the best. One seed: close pairs are ties.',
         'without bias correction, after one step m = 0.1 g and v = 0.001 g², so m/√v ≈ 3.16: a first step about three times the intended η; dividing by 1 − βᵗ undoes the zero start and makes the first step η·sign(g).')),
 ]
+
+cells += challenge('adamw', 'AdamW', """
+Loshchilov & Hutter (2019) decouple weight decay from Adam's adaptive step: instead of
+adding $\\lambda w$ to the gradient (which Adam then divides by $\\sqrt{\\hat v}$), AdamW shrinks
+the weights directly, $w \\leftarrow w - \\eta\\lambda w$, before the usual Adam step. Write
+`AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)` as a
+`torch.optim.Optimizer` subclass like your `Adam`. Not graded; the next cell runs it and
+`torch.optim.AdamW` for 50 steps on the same network and compares the weights.
+""", """
+class AdamW(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        ### BEGIN SOLUTION
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"]
+                p.mul_(1 - group["lr"] * group["weight_decay"])
+                state["m"].mul_(beta1).add_(p.grad, alpha=1 - beta1)
+                state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
+                m_hat = state["m"] / (1 - beta1**t)
+                v_hat = state["v"] / (1 - beta2**t)
+                p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+        return loss
+        ### END SOLUTION
+""", """
+from nnlab.grading import optimizer_run
+settings = dict(lr=0.01, weight_decay=0.1)
+ours = optimizer_run(lambda params: AdamW(params, **settings), seed=3)
+theirs = optimizer_run(lambda params: torch.optim.AdamW(params, **settings), seed=3)
+for a, b in zip(ours["parameters"], theirs["parameters"]):
+    assert torch.allclose(a, b, rtol=1e-6, atol=1e-10), "after 50 steps the weights differ from torch.optim.AdamW's"
+""")
 
 NOTEBOOK = notebook(cells)

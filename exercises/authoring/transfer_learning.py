@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -267,5 +267,37 @@ cells = [
         'medium (last block and head) best, about 85-93 %; large close behind; from scratch about 80 %; the head alone worst, about 70 %. One seed moves each by a few points.',
         'the pretrained features were shaped to tell digits 0-4 apart; a linear head on them cannot separate 5-9 as well as a slightly adapted last block can, so few trainable parameters do not protect against that bias.')),
 ]
+
+cells += challenge('layer_rates', 'discriminative learning rates', """
+Howard & Ruder (2018) fine-tune with a smaller rate for earlier layers, which hold more
+general features. Write `discriminative_param_groups(model, lr_head, decay=0.1)` for the
+pretrained network: a list of two param groups for an optimizer, the head's trainable
+parameters at `lr_head` and the feature extractor's trainable parameters at
+`lr_head * decay` (frozen parameters in neither). Not graded; the next cell checks that the
+groups cover every trainable parameter once, with the right rates, and that
+`torch.optim.SGD` accepts them.
+""", """
+def discriminative_param_groups(model, lr_head, decay=0.1):
+    ### BEGIN SOLUTION
+    return [
+        {"params": [p for p in model.features.parameters() if p.requires_grad], "lr": lr_head * decay},
+        {"params": [p for p in model.head.parameters() if p.requires_grad], "lr": lr_head},
+    ]
+    ### END SOLUTION
+""", """
+import math
+net = pretrained_mnist1d_cnn()
+for p in list(net.features.parameters())[:2]:
+    p.requires_grad_(False)
+groups = discriminative_param_groups(net, 0.01, decay=0.2)
+trainable = {id(p) for p in net.parameters() if p.requires_grad}
+listed = [id(p) for group in groups for p in group["params"]]
+assert sorted(listed) == sorted(trainable), "every trainable parameter must be in exactly one group, no frozen one"
+head = {id(p) for p in net.head.parameters()}
+for group in groups:
+    expected = 0.01 if {id(p) for p in group["params"]} <= head else 0.01 * 0.2
+    assert math.isclose(group["lr"], expected), f"a group has lr {group['lr']}; expected {expected}"
+torch.optim.SGD(groups, lr=1.0)
+""")
 
 NOTEBOOK = notebook(cells)

@@ -1,4 +1,4 @@
-from nbtools import code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
+from nbtools import challenge, code, hidden, locked_code, manual, md, notebook, prediction, solution, tests
 
 GUARD = """\
 from nnlab import grading as g
@@ -245,5 +245,43 @@ cells = [
         "plain: the first layer's gradient is about 1e-13 against about 1 at the output (ten orders or more); with skip connections the first layer's gradient is of order 0.1 to 1 and the activation std grows with depth.",
         "each step back multiplies by σ' ≤ 1/4 and a weight matrix that does not compensate, so the gradient shrinks geometrically; a skip connection adds δ_l itself to δ_(l-1), an identity path that carries the gradient back unshrunk.")),
 ]
+
+cells += challenge('residual', 'a residual block', """
+He et al. (2016) add each block's input to its output, $y = x + f(x)$: the gradient reaching
+$x$ is the upstream gradient plus what flows through $f$, so it cannot vanish however
+deep the stack. Write `ResidualBlock(width)`, an `nn.Module` whose `forward` returns
+`x + torch.tanh(self.linear(x))` with `self.linear = nn.Linear(width, width)`. Not graded;
+the next cell builds 40 such blocks and 40 plain `Linear → Tanh` blocks and compares the
+gradient norm at the first layer to the last.
+""", """
+class ResidualBlock(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.linear = nn.Linear(width, width)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return x + torch.tanh(self.linear(x))
+        ### END SOLUTION
+""", """
+torch.manual_seed(0)
+block = ResidualBlock(8)
+x = torch.randn(4, 8)
+assert torch.allclose(block(x), x + torch.tanh(block.linear(x))), "forward is not x + tanh(linear(x))"
+ratios = {}
+for name, make in [("residual", lambda: ResidualBlock(32)), ("plain", lambda: nn.Sequential(nn.Linear(32, 32), nn.Tanh()))]:
+    torch.manual_seed(0)
+    net = nn.Sequential(*[make() for _ in range(40)])
+    for module in net.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.3 / 32**0.5)
+    net(torch.randn(16, 32)).pow(2).sum().backward()
+    weights = [m.weight.grad.norm().item() for m in net.modules() if isinstance(m, nn.Linear)]
+    ratios[name] = weights[0] / weights[-1]
+    print(f"{name}: gradient norm at the first layer / at the last = {ratios[name]:.2e}")
+assert ratios["residual"] > 0.1 and ratios["plain"] < 1e-6, "the residual stack should keep its gradient, the plain one lose it"
+""")
 
 NOTEBOOK = notebook(cells)
