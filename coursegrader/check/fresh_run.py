@@ -31,6 +31,10 @@ from coursegrader.check.compare import reference_observations
 from coursegrader.check.tasks import specification
 
 
+#: The grade ids of a notebook's optional, ungraded challenge cells.
+CHALLENGE_PREFIX = "challenge_"
+
+
 def notebook_cells(notebook) -> tuple[list[dict], dict[str, str]]:
     """The cells the fresh run executes, in order (the notebook's locked import cells and the
     task cells), and the source of each task cell by task name."""
@@ -38,8 +42,8 @@ def notebook_cells(notebook) -> tuple[list[dict], dict[str, str]]:
     tasks: dict[str, str] = {}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or meta.get("grade"):
-            continue
+        if cell.cell_type != "code" or meta.get("grade") or str(meta.get("grade_id", "")).startswith(CHALLENGE_PREFIX):
+            continue  # test cells, and the optional challenge after the last test (never graded)
         if meta.get("solution"):
             cells.append({"name": meta.get("grade_id", "cell"), "source": cell.source})
             tasks[meta.get("grade_id", "cell")] = cell.source

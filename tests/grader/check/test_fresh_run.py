@@ -15,6 +15,7 @@ def test_the_run_executes_locked_setup_and_task_cells_in_order_and_nothing_else(
         new_code_cell("print('experiment')"),  # the student's own cell: not part of any task
         new_code_cell("def f(x):\n    return x", metadata={"nbgrader": {"solution": True, "grade_id": "f"}}),
         new_code_cell("assert f(1) == 1", metadata={"nbgrader": {"grade": True, "grade_id": "f_visible", "points": 1}}),
+        new_code_cell("def g(x):\n    return x", metadata={"nbgrader": {"solution": True, "grade_id": "challenge_g"}}),
     ])
     cells, tasks = notebook_cells(notebook)
     assert [c["name"] for c in cells] == ["imports", "f"]
