@@ -849,10 +849,12 @@ def _challenge_output(notebook: nbformat.NotebookNode, stub: bool) -> str:
     if stub:  # what nbgrader leaves in the students' copy
         source = re.sub(r"( *)### BEGIN SOLUTION.*?### END SOLUTION",
                         lambda m: f"{m.group(1)}# YOUR CODE HERE\n{m.group(1)}raise NotImplementedError()", source, flags=re.S)
+    # a challenge may build on the notebook's tasks (AdamW on the student's Adam): their solutions run first
+    tasks = [cell.source for name, cell in ids.items() if name in CONTRACT[notebook.metadata["assignment"]]]
     namespace: dict = {}
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
-        for cell in (ids["imports"].source, source, ids[f"{challenge}_check"].source):
+        for cell in (ids["imports"].source, *tasks, source, ids[f"{challenge}_check"].source):
             exec(compile(cell, challenge, "exec"), namespace)  # noqa: S102 - the course's own notebook
     return output.getvalue()
 
@@ -860,6 +862,7 @@ def _challenge_output(notebook: nbformat.NotebookNode, stub: bool) -> str:
 @pytest.mark.parametrize("assignment", list(CONTRACT))
 def test_each_assignment_ends_with_an_optional_challenge_that_its_solution_passes(assignment):
     notebook = nbformat.read(COURSE / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    notebook.metadata["assignment"] = assignment
     ids = [cell.metadata.get("nbgrader", {}).get("grade_id", "") for cell in notebook.cells]
     last_test = max(i for i, cell in enumerate(notebook.cells) if cell.metadata.get("nbgrader", {}).get("grade"))
     assert min(i for i, name in enumerate(ids) if name.startswith("challenge_")) > last_test  # never run by autograding

@@ -462,37 +462,30 @@ cells += challenge('adamw', 'AdamW', """
 Loshchilov & Hutter (2019) decouple weight decay from Adam's adaptive step: instead of
 adding $\\lambda w$ to the gradient (which Adam then divides by $\\sqrt{\\hat v}$), AdamW shrinks
 the weights directly, $w \\leftarrow w - \\eta\\lambda w$, before the usual Adam step. Write
-`AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)` as a
-`torch.optim.Optimizer` subclass like your `Adam`. Not graded; the next cell runs it and
+`AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)` as a subclass of
+your `Adam` (created with no weight decay of its own): shrink the weights, then let Adam step. Not graded; the next cell runs it and
 `torch.optim.AdamW` for 50 steps on the same network and compares the weights.
 """, """
-class AdamW(torch.optim.Optimizer):
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+class AdamW(Adam):
+    # your Adam, with its weight decay taken out of the gradient and applied to the weights
 
-    @torch.no_grad()
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=0.0)
+        for group in self.param_groups:
+            group["decoupled_weight_decay"] = weight_decay
+
     def step(self, closure=None):
         ### BEGIN SOLUTION
         loss = None
         if closure is not None:
             with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if not state:
-                    state["step"], state["m"], state["v"] = 0, torch.zeros_like(p), torch.zeros_like(p)
-                state["step"] += 1
-                t = state["step"]
-                p.mul_(1 - group["lr"] * group["weight_decay"])
-                state["m"].mul_(beta1).add_(p.grad, alpha=1 - beta1)
-                state["v"].mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                m_hat = state["m"] / (1 - beta1**t)
-                v_hat = state["v"] / (1 - beta2**t)
-                p.sub_(group["lr"] * m_hat / (v_hat.sqrt() + group["eps"]))
+                loss = closure()  # the gradient at the weights before their decay, as torch's AdamW
+        with torch.no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        p.mul_(1 - group["lr"] * group["decoupled_weight_decay"])
+        super().step()
         return loss
         ### END SOLUTION
 """, """
