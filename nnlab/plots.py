@@ -226,21 +226,34 @@ def plot_curves(
     title: str | None = None,
     marker: str | None = None,
     vlines: Mapping[str, float] | None = None,
+    spreads: Mapping[str, Sequence[float]] | None = None,
 ):
     """Several labelled curves on one panel: ``{label: ys}`` or ``{label: (xs, ys)}``.
 
     For sweeps (accuracy against a dropout rate or a batch size), schedules (lr against the
     step) and loss curves of competing runs. ``vlines`` marks positions on the x axis
     (``{label: x}``: a learning-rate range test's suggestions, say) as grey vertical lines.
+    ``spreads`` (``{label: stds}``, one per point) shades ± one spread around a curve of
+    means over seeds, so a reader sees which gaps the seeds could explain.
     """
     figure, (ax,) = _axes(ax, 1, width=5.0, height=3.2)
+    unknown = set(spreads or {}) - set(curves)
+    if unknown:
+        raise ValueError(f"spreads given for curves that are not plotted: {sorted(unknown)}")
     for label, curve in curves.items():
         if isinstance(curve, tuple) and len(curve) == 2:
             xs, ys = curve
         else:
             ys = list(curve)
             xs = range(len(ys))
-        ax.plot(list(xs), list(ys), label=label, marker=marker, ms=4)
+        xs, ys = list(xs), list(ys)
+        line = ax.plot(xs, ys, label=label, marker=marker, ms=4)[0]
+        if spreads and label in spreads:
+            spread = list(spreads[label])
+            if len(spread) != len(ys):
+                raise ValueError(f"curve {label!r} has {len(ys)} points but {len(spread)} spreads")
+            ax.fill_between(xs, [y - s for y, s in zip(ys, spread)], [y + s for y, s in zip(ys, spread)],
+                            color=line.get_color(), alpha=0.2, lw=0)
     for (label, x), style in zip((vlines or {}).items(), [":", "--", "-.", (0, (1, 4))] * 8):
         ax.axvline(x, ls=style, color="gray", label=label)
     ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if logx else "linear", yscale="log" if logy else "linear")

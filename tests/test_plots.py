@@ -80,3 +80,16 @@ def test_plot_curves_marks_vertical_lines_with_their_labels():
     assert list(lines[1].get_xdata()) == [0.05, 0.05] and list(lines[2].get_xdata()) == [2.0, 2.0]
     assert [t.get_text() for t in figure.axes[0].get_legend().get_texts()] == ["accuracy", "steepest", "diverged"]
     plt.close("all")
+
+
+def test_plot_curves_shades_one_spread_around_a_mean():
+    figure = plots.plot_curves({"BatchNorm": ([4, 64], [0.9, 0.95]), "none": ([4, 64], [0.8, 0.85])}, "batch", "acc",
+                               spreads={"BatchNorm": [0.01, 0.02]})
+    (band,) = figure.axes[0].collections
+    vertices = band.get_paths()[0].vertices
+    assert vertices[:, 1].min() == pytest.approx(0.89) and vertices[:, 1].max() == pytest.approx(0.97)
+    with pytest.raises(ValueError, match="2 points but 1 spreads"):
+        plots.plot_curves({"a": ([1, 2], [0.1, 0.2])}, "x", "y", spreads={"a": [0.1]})
+    with pytest.raises(ValueError, match="not plotted"):
+        plots.plot_curves({"a": ([1, 2], [0.1, 0.2])}, "x", "y", spreads={"b": [0.1, 0.1]})
+    plt.close("all")
