@@ -119,6 +119,28 @@ def layer_outputs(
     return outputs
 
 
+def variance_shift(model: nn.Module, x: torch.Tensor, layer: nn.Module, min_variance: float = 1e-8) -> torch.Tensor:
+    """Per unit of ``layer``'s output: its variance over ``x`` in training mode divided by its
+    variance in evaluation mode.
+
+    Above 1 where something random in training (dropout) inflates what the next layer sees,
+    which is what a BatchNorm after ``layer`` would collect as its running variance. Units
+    whose evaluation-mode variance is below ``min_variance`` (ReLUs that never fire) are left
+    out, as they have nothing to compare. The model's mode is restored afterwards.
+    """
+    was_training = model.training
+    variances = {}
+    try:
+        for mode in (True, False):
+            model.train(mode)
+            output = layer_outputs(model, x, [("output", layer)])["output"]
+            variances[mode] = output.flatten(1).var(0)
+    finally:
+        model.train(was_training)
+    alive = variances[False] > min_variance
+    return variances[True][alive] / variances[False][alive]
+
+
 def gradient_norms(model: nn.Module, weights_only: bool = False) -> dict[str, float]:
     """L2 norm of the gradient of each parameter that has one, in ``named_parameters`` order.
 

@@ -10,7 +10,7 @@ os.environ.setdefault("NNLAB_PROGRESS", "0")
 
 #: The assignments of the course; each is also a pytest marker (pytest.ini_options in pyproject.toml).
 ASSIGNMENTS = ("initialization", "vanishing_gradients", "batchnorm", "dropout", "optimizers", "clipping", "lr_schedules",
-               "transfer_learning", "cnn_sizing")
+               "transfer_learning", "cnn_sizing", "gradient_check")
 
 
 def pytest_collection_modifyitems(config, items):

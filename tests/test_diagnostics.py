@@ -113,3 +113,26 @@ def test_diagnostics_rejects_bad_every():
         nnlab.Diagnostics(nnlab.mlp(2, 2), every=0)
     with pytest.raises(ValueError, match="statistic"):
         nnlab.Diagnostics(nnlab.mlp(2, 2)).series("median")
+
+
+def test_variance_shift_matches_dropouts_derived_ratio_and_restores_the_mode():
+    # after dropout(p) a unit of mean m and variance v has variance (v + m^2)/(1-p) - m^2 in training mode
+    torch.manual_seed(0)
+    p, mean, std = 0.5, 2.0, 1.0
+    model = torch.nn.Sequential(torch.nn.Identity(), torch.nn.Dropout(p), torch.nn.Identity())
+    x = mean + std * torch.randn(200_000, 3)
+    model.eval()
+    ratio = diagnostics.variance_shift(model, x, model[1])
+    derived = ((std**2 + mean**2) / (1 - p) - mean**2) / std**2
+    assert ratio.shape == (3,)
+    assert torch.allclose(ratio, torch.full((3,), derived), rtol=0.03)
+    assert not model.training
+
+
+def test_variance_shift_leaves_out_units_without_variance():
+    model = torch.nn.Sequential(torch.nn.Dropout(0.3))
+    x = torch.randn(1000, 4)
+    x[:, 1] = 0.0  # a unit that never fires
+    model.train()
+    assert diagnostics.variance_shift(model, x, model[0]).shape == (3,)
+    assert model.training

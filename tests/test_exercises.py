@@ -37,6 +37,7 @@ CONTRACT = {
     "lr_schedules": ["step_decay", "exponential_decay", "inverse_time_decay", "warmup_cosine", "WarmupCosine"],
     "transfer_learning": ["freeze_", "count_trainable", "replace_head"],
     "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
+    "gradient_check": ["numerical_gradient", "relative_error", "check_gradient", "linear_backward", "softmax_cross_entropy"],
 }
 
 # Planted wrong answers: (assignment, task, replacement source, tasks expected to lose all their points,

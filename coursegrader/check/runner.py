@@ -44,6 +44,10 @@ _LENT_CODE: set = set()
 #: What the tripwires refused during the current request: a delegation the student's code
 #: caught and swallowed still ends the task.
 DELEGATIONS: list[str] = []
+#: What the task being probed must not call (its entries of ``Task.forbidden``): tripwires are
+#: installed once for every task of the assignment, and one task may need what another may not
+#: call (autograd, say). ``None`` (while the cells run, between tasks): every tripwire refuses.
+TASK_FORBIDDEN: list = [None]
 torch_autograd_grad = grading.torch.autograd.grad  # bound before any student code runs
 
 
@@ -72,11 +76,14 @@ def _called_by_student_or_on_student_object(frame, args) -> bool:
     return _student_on_stack(frame) or bool(args and _type(args[0]).__module__ == contracts.STUDENT_MODULE)
 
 
-def _tripwire(original, dotted: str, method: bool = False):
+def _tripwire(original, dotted: str, entries: frozenset, method: bool = False):
     # The task is not known yet (tripwires go in before any cell runs): the probe names it.
     check = _called_by_student_or_on_student_object if method else _called_by_student
 
     def refuses(frame, args) -> bool:
+        forbidden_now = TASK_FORBIDDEN[0]
+        if forbidden_now is not None and not (entries & forbidden_now):
+            return False  # forbidden to another task of the assignment, not to this one
         if check(frame, args):
             DELEGATIONS.append(grading.delegation_message("your code", dotted))
             return True
@@ -108,6 +115,7 @@ def install_tripwires(forbidden: set[str]) -> list[type]:
     Returns the forbidden classes."""
     functions: dict[int, tuple[object, str]] = {}
     classes: list[type] = []
+    entries_of: dict[int, set[str]] = {}  # the entries of `forbidden` that name each function or class
     for entry in sorted(forbidden):
         try:
             target = resolve(entry)
@@ -119,12 +127,13 @@ def install_tripwires(forbidden: set[str]) -> list[type]:
         else:
             members = [(entry, target)]
         for dotted, value in members:
+            entries_of.setdefault(id(value), set()).add(entry)
             if _isinstance(value, type):
-                if value.__module__.startswith(("torch.", "nnlab.")) or value.__module__ == "torch":
+                if (value.__module__.startswith(("torch.", "nnlab.")) or value.__module__ == "torch") and value not in classes:
                     classes.append(value)
             elif callable(value):
                 functions.setdefault(id(value), (value, dotted))
-    replacements = {key: _tripwire(value, dotted) for key, (value, dotted) in functions.items()}
+    replacements = {key: _tripwire(value, dotted, frozenset(entries_of[key])) for key, (value, dotted) in functions.items()}
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         if not _isinstance(namespace, dict):
@@ -138,7 +147,8 @@ def install_tripwires(forbidden: set[str]) -> list[type]:
     for cls in classes:
         for name, value in list(vars(cls).items()):
             if _isinstance(value, types.FunctionType):
-                setattr(cls, name, _tripwire(value, f"{cls.__module__}.{cls.__qualname__}.{name}", method=True))
+                setattr(cls, name, _tripwire(value, f"{cls.__module__}.{cls.__qualname__}.{name}", frozenset(entries_of[id(cls)]),
+                                             method=True))
     return classes
 
 
@@ -185,8 +195,9 @@ class Server:
     """
 
     def __init__(self, channel: wire.Channel, namespace: dict, students: dict, problems: dict[str, str],
-                 lends: dict[str, dict], references: dict[str, object]):
+                 lends: dict[str, dict], references: dict[str, object], forbidden: dict[str, set[str]] | None = None):
         self.channel = channel
+        self.forbidden = forbidden or {}
         self.namespace = namespace
         self.students = students
         self.problems = problems
@@ -266,6 +277,7 @@ class Server:
             self.channel.send(("error", self.problems[task]))
             return
         self.task = task
+        TASK_FORBIDDEN[0] = frozenset(self.forbidden[task]) if task in self.forbidden else None
         self.namespace.update(self.students)
         _LENT_CODE.clear()
         for other, reference in self.lends.get(task, {}).items():
@@ -286,6 +298,7 @@ class Server:
                 self._begin(message[1])
                 continue
             if kind == "end" and not waiting:
+                TASK_FORBIDDEN[0] = None
                 self.namespace.update(self.students)
                 _LENT_CODE.clear()
                 self._reset()
@@ -394,7 +407,8 @@ def run(request: contracts.FreshRunRequest, results: int) -> None:
         elif _isinstance(impl, type) and any(issubclass(impl, cls) for cls in forbidden_classes):
             problems[name] = f"{name} inherits from a class this task asks you to write yourself"
     server = Server(channel, namespace, students, problems, {name: {other: references[other] for other in task.lends}
-                                                              for name, task in tasks.items()}, references)
+                                                              for name, task in tasks.items()}, references,
+                    {name: set(task.forbidden) for name, task in tasks.items()})
     channel.send(("hello", problems))
     server.serve()
 

@@ -98,7 +98,8 @@ def session():
     """A fresh run's server on one end of a socket pair (in a thread), the probes' session on the other."""
     namespace: dict = {"__name__": contracts.STUDENT_MODULE}
     exec(compile(STUDENT, f"{contracts.STUDENT_FILE}cell>", "exec"), namespace)  # noqa: S102
-    torch.nn.init.xavier_uniform_ = runner._tripwire(torch.nn.init.xavier_uniform_, "torch.nn.init.xavier_uniform_")
+    torch.nn.init.xavier_uniform_ = runner._tripwire(torch.nn.init.xavier_uniform_, "torch.nn.init.xavier_uniform_",
+                                                          frozenset({"torch.nn.init.xavier_uniform_"}))
     names = ("fill_", "scaled", "rescale_grads_", "count", "freeze_", "Twice", "Stepper", "noise", "grad_mode", "delegate")
     students = {name: namespace[name] for name in names}
     ours, theirs = socket.socketpair()

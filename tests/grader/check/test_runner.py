@@ -111,7 +111,7 @@ def test_tripwires_refuse_calls_with_student_code_anywhere_on_the_stack():
                            f"{contracts.STUDENT_FILE}fans>", "exec")
     namespace: dict = {}
     exec(student_code, namespace)
-    guarded = runner._tripwire(torch.abs, "torch.abs")
+    guarded = runner._tripwire(torch.abs, "torch.abs", frozenset({"torch.abs"}))
     assert torch.equal(guarded(torch.tensor([-1.0])), torch.tensor([1.0]))  # a library call passes
     with pytest.raises(grading.DelegationError, match="your code called torch.abs"):
         namespace["call"](guarded, torch.tensor([-1.0]))
@@ -125,6 +125,25 @@ def test_tripwires_refuse_calls_with_student_code_anywhere_on_the_stack():
         assert torch.equal(namespace["call"](lambda x: namespace["lent"](guarded, x), torch.tensor([-2.0])), torch.tensor([2.0]))
     finally:
         runner._LENT_CODE.clear()
+
+
+def test_a_tripwire_refuses_only_for_the_tasks_that_forbid_it():
+    # gradient_check: check_gradient must call autograd, linear_backward must not
+    student_code = compile("def call(f, x):\n    return f(x)\n", f"{contracts.STUDENT_FILE}linear_backward>", "exec")
+    namespace: dict = {}
+    exec(student_code, namespace)
+    guarded = runner._tripwire(torch.abs, "torch.abs", frozenset({"torch"}))
+    try:
+        runner.TASK_FORBIDDEN[0] = frozenset({"nnlab.gradcheck.check_gradient"})  # a task that may call it
+        assert torch.equal(namespace["call"](guarded, torch.tensor([-1.0])), torch.tensor([1.0]))
+        runner.TASK_FORBIDDEN[0] = frozenset({"torch"})  # a task that forbids it (here as its whole module)
+        with pytest.raises(grading.DelegationError):
+            namespace["call"](guarded, torch.tensor([-1.0]))
+        runner.TASK_FORBIDDEN[0] = None  # while cells run and between tasks, every tripwire refuses
+        with pytest.raises(grading.DelegationError):
+            namespace["call"](guarded, torch.tensor([-1.0]))
+    finally:
+        runner.TASK_FORBIDDEN[0] = None
 
 
 def test_delegation_is_not_an_exception_a_student_could_swallow():
