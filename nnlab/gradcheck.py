@@ -76,10 +76,14 @@ def check_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, h
 
 
 class _ScaleGradient(torch.autograd.Function):
+    # forward and setup_context apart: torch.func transforms (torch.func.grad) accept only this form
     @staticmethod
-    def forward(ctx, x, scale):
-        ctx.scale = scale
+    def forward(x, scale):
         return x.view_as(x)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.scale = inputs[1]
 
     @staticmethod
     def backward(ctx, grad):

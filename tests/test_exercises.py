@@ -550,6 +550,77 @@ class BatchNorm1d(nn.Module):
         return batchnorm_forward(x, self.weight, self.bias, self.running_mean, self.running_var,
                                  self.training, self.momentum, self.eps)
 """, [], []),
+    # gradient_check
+    "gradient_forward_difference": ("gradient_check", "numerical_gradient", """
+def numerical_gradient(f, x, h=1e-5):
+    if not h > 0:
+        raise ValueError("h must be positive")
+    gradient = torch.zeros_like(x)
+    flat = x.detach().view(-1)
+    base = float(f(x))
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            original = flat[i].item()
+            flat[i] = original + h
+            gradient.view(-1)[i] = (float(f(x)) - base) / h
+            flat[i] = original
+    return gradient
+""", ["numerical_gradient"], []),
+    "gradient_never_restores_x": ("gradient_check", "numerical_gradient", """
+def numerical_gradient(f, x, h=1e-5):
+    if not h > 0:
+        raise ValueError("h must be positive")
+    gradient = torch.zeros_like(x)
+    flat = x.detach().view(-1)
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            flat[i] += h
+            above = float(f(x))
+            flat[i] -= 2 * h
+            below = float(f(x))
+            gradient.view(-1)[i] = (above - below) / (2 * h)
+    return gradient
+""", ["numerical_gradient"], []),
+    "gradient_by_autograd": ("gradient_check", "numerical_gradient", """
+def numerical_gradient(f, x, h=1e-5):
+    if not h > 0:
+        raise ValueError("h must be positive")
+    point = x.detach().clone().requires_grad_(True)
+    return torch.autograd.grad(f(point), point)[0]
+""", ["numerical_gradient"], []),
+    "relative_error_mean": ("gradient_check", "relative_error", """
+def relative_error(a, b, eps=1e-8):
+    a, b = a.double(), b.double()
+    return float(((a - b).abs() / (a.abs() + b.abs()).clamp(min=eps)).mean())
+""", ["relative_error"], []),
+    "check_gradient_marks_callers_x": ("gradient_check", "check_gradient", """
+def check_gradient(f, x, h=1e-5):
+    x.requires_grad_(True)
+    (analytic,) = torch.autograd.grad(f(x).sum(), x)
+    return relative_error(analytic, numerical_gradient(f, x.detach().clone(), h))
+""", ["check_gradient"], []),
+    "linear_backward_dw_transposed": ("gradient_check", "linear_backward", """
+def linear_backward(dout, x, w):
+    return dout @ w, x.T @ dout, dout.sum(0)
+""", ["linear_backward"], []),
+    "softmax_gradient_without_mean": ("gradient_check", "softmax_cross_entropy", """
+def softmax_cross_entropy(logits, targets):
+    n = logits.shape[0]
+    shifted = logits - logits.max(dim=1, keepdim=True).values
+    log_probs = shifted - shifted.exp().sum(dim=1, keepdim=True).log()
+    dlogits = log_probs.exp()
+    dlogits[torch.arange(n), targets] -= 1
+    return -log_probs[torch.arange(n), targets].mean(), dlogits
+""", ["softmax_cross_entropy"], []),
+    "softmax_overflows": ("gradient_check", "softmax_cross_entropy", """
+def softmax_cross_entropy(logits, targets):
+    n = logits.shape[0]
+    probs = logits.exp() / logits.exp().sum(dim=1, keepdim=True)
+    loss = -probs[torch.arange(n), targets].log().mean()
+    dlogits = probs.clone()
+    dlogits[torch.arange(n), targets] -= 1
+    return loss, dlogits / n
+""", ["softmax_cross_entropy"], []),
 }
 
 # Wrong answers whose validation is right: their task's validation cell keeps its point (a lost
@@ -557,7 +628,7 @@ class BatchNorm1d(nn.Module):
 KEEPS_VALIDATION = {
     "fans_no_kernel", "fans_as_list", "he_not_in_place", "output_size_float", "dropout_not_inverted", "dropout_ignores_generator",
     "dropout_float64_mask", "sgd_nesterov_ignored", "rmsprop_eps_inside_sqrt", "adam_without_bias_correction",
-    "adam_ignores_group_settings", "freeze_medium_first_block",
+    "adam_ignores_group_settings", "freeze_medium_first_block", "gradient_forward_difference", "gradient_never_restores_x",
 }
 
 # Submissions that misbehave. Each replaces the first task's solution cell of its assignment.

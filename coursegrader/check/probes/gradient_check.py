@@ -88,7 +88,7 @@ def probe_check_gradient(check, seed):
         before = x.clone()
         result = attempt(check, f, x) if h is None else attempt(check, f, x, h)
         return case(f"check_gradient(f, x) for {label}", {"relative error": _check_observation(result),
-                                                           "x unchanged": torch.equal(x, before)})
+                                                           "x unchanged, not requiring grad": torch.equal(x, before) and not x.requires_grad})
 
     visible = [observe(None, 3, "a correct network"), observe(0.5, 3, "a network whose backward halves the gradient")]
     hidden = [observe(None, integer(rng, 4, 9), "a correct network"),
