@@ -44,6 +44,7 @@ book: env
 book-force: env
 	rm -rf _build/.jupyter_cache
 	$(BOOK_ENV) $(BIN)/jupyter-book build --all -W -n --keep-going .
+	NNLAB_CHECK_SITE=1 $(BIN)/python -m pytest -q tests/site
 
 test-unit: env
 	$(BIN)/python -m pytest -m "not slow" -q

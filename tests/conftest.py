@@ -8,6 +8,10 @@ matplotlib.use("agg")
 os.environ.setdefault("NNLAB_PROGRESS", "0")
 
 
+# The built site's checks (tests/site) run after the book is built, in `make test`; the main run,
+# which starts before any build, leaves them out.
+collect_ignore = [] if os.environ.get("NNLAB_CHECK_SITE") == "1" else ["site"]
+
 #: The assignments of the course; each is also a pytest marker (pytest.ini_options in pyproject.toml).
 ASSIGNMENTS = ("initialization", "vanishing_gradients", "batchnorm", "dropout", "optimizers", "clipping", "lr_schedules",
                "transfer_learning", "cnn_sizing", "gradient_check")
