@@ -38,6 +38,7 @@ CONTRACT = {
     "transfer_learning": ["freeze_", "count_trainable", "replace_head"],
     "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
     "gradient_check": ["numerical_gradient", "relative_error", "check_gradient", "linear_backward", "softmax_cross_entropy"],
+    "preprocessing": ["fit_standardizer", "standardize", "fit_minmax", "minmax_scale"],
 }
 
 # Planted wrong answers: (assignment, task, replacement source, tasks expected to lose all their points,
@@ -621,6 +622,46 @@ def softmax_cross_entropy(logits, targets):
     dlogits[torch.arange(n), targets] -= 1
     return loss, dlogits / n
 """, ["softmax_cross_entropy"], []),
+    # preprocessing
+    "standardizer_sample_std": ("preprocessing", "fit_standardizer", """
+def fit_standardizer(x_train):
+    if x_train.dim() != 2:
+        raise ValueError("x_train must be a matrix")
+    std = x_train.std(dim=0)
+    return x_train.mean(dim=0), torch.where(std > 0, std, torch.ones_like(std))
+""", ["fit_standardizer"], []),
+    "standardizer_divides_by_zero": ("preprocessing", "fit_standardizer", """
+def fit_standardizer(x_train):
+    if x_train.dim() != 2:
+        raise ValueError("x_train must be a matrix")
+    return x_train.mean(dim=0), x_train.std(dim=0, unbiased=False)
+""", ["fit_standardizer"], []),
+    "standardizer_per_sample": ("preprocessing", "fit_standardizer", """
+def fit_standardizer(x_train):
+    if x_train.dim() != 2:
+        raise ValueError("x_train must be a matrix")
+    std = x_train.std(dim=1, unbiased=False)
+    return x_train.mean(dim=1), torch.where(std > 0, std, torch.ones_like(std))
+""", ["fit_standardizer"], []),
+    "fit_minmax_swapped": ("preprocessing", "fit_minmax", """
+def fit_minmax(x_train):
+    return x_train.max(dim=0).values, x_train.min(dim=0).values
+""", ["fit_minmax"], []),
+    "minmax_ignores_lo_hi": ("preprocessing", "minmax_scale", """
+def minmax_scale(x, x_min, x_max, lo=-1.0, hi=1.0):
+    if not lo < hi:
+        raise ValueError("lo must be below hi")
+    span = x_max - x_min
+    constant = span == 0
+    scaled = -1 + (x - x_min) * 2 / torch.where(constant, torch.ones_like(span), span)
+    return torch.where(constant, torch.zeros_like(scaled), scaled)
+""", ["minmax_scale"], []),
+    "minmax_constant_nan": ("preprocessing", "minmax_scale", """
+def minmax_scale(x, x_min, x_max, lo=-1.0, hi=1.0):
+    if not lo < hi:
+        raise ValueError("lo must be below hi")
+    return lo + (x - x_min) * (hi - lo) / (x_max - x_min)
+""", ["minmax_scale"], []),
 }
 
 # Wrong answers whose validation is right: their task's validation cell keeps its point (a lost
@@ -629,6 +670,7 @@ KEEPS_VALIDATION = {
     "fans_no_kernel", "fans_as_list", "he_not_in_place", "output_size_float", "dropout_not_inverted", "dropout_ignores_generator",
     "dropout_float64_mask", "sgd_nesterov_ignored", "rmsprop_eps_inside_sqrt", "adam_without_bias_correction",
     "adam_ignores_group_settings", "freeze_medium_first_block", "gradient_forward_difference", "gradient_never_restores_x",
+    "standardizer_sample_std", "standardizer_divides_by_zero", "standardizer_per_sample", "minmax_ignores_lo_hi", "minmax_constant_nan",
 }
 
 # Submissions that misbehave. Each replaces the first task's solution cell of its assignment.
