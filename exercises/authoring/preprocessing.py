@@ -291,6 +291,8 @@ def fit_pca_whitening(x_train, eps=1e-5):
     return mean, (eigenvectors / torch.sqrt(eigenvalues.clamp(min=0) + eps)).to(x_train.dtype)
     ### END SOLUTION
 """, """
+import nnlab
+
 x = nnlab.load_mnist1d().x_train.double()
 mean, whitening = fit_pca_whitening(x, eps=0.0)
 white = (x - mean) @ whitening
