@@ -68,8 +68,11 @@ PROGRESS = Setting("NNLAB_PROGRESS", "1", "0: nnlab.fit shows no progress bars (
 SEED_OFFSET = Setting("NNLAB_SEED_OFFSET", "0",
                       "k: every seed of the book's chapters moves by k (nnlab.seed_offset; benchmarks/book_seeds.py sets it)")
 
+# Read by the test suite, set by `make test` once the book is built.
+CHECK_SITE = Setting("NNLAB_CHECK_SITE", "0", "1: pytest collects the checks of the built site (tests/site); `make test` sets it after the book build")
+
 SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_CPUS, SANDBOX_DISK, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
-            EXCHANGE, CACHE, PROGRESS, SEED_OFFSET)
+            EXCHANGE, CACHE, PROGRESS, SEED_OFFSET, CHECK_SITE)
 
 
 def cell_timeout() -> float:

@@ -643,6 +643,15 @@ def fit_standardizer(x_train):
     std = x_train.std(dim=1, unbiased=False)
     return x_train.mean(dim=1), torch.where(std > 0, std, torch.ones_like(std))
 """, ["fit_standardizer"], []),
+    "standardizer_centres_in_place": ("preprocessing", "fit_standardizer", """
+def fit_standardizer(x_train):
+    if x_train.dim() != 2:
+        raise ValueError("x_train must be a matrix")
+    mean = x_train.mean(dim=0)
+    x_train -= mean
+    std = x_train.std(dim=0, unbiased=False)
+    return mean, torch.where(std > 0, std, torch.ones_like(std))
+""", ["fit_standardizer"], []),
     "fit_minmax_swapped": ("preprocessing", "fit_minmax", """
 def fit_minmax(x_train):
     return x_train.max(dim=0).values, x_train.min(dim=0).values
@@ -670,7 +679,7 @@ KEEPS_VALIDATION = {
     "fans_no_kernel", "fans_as_list", "he_not_in_place", "output_size_float", "dropout_not_inverted", "dropout_ignores_generator",
     "dropout_float64_mask", "sgd_nesterov_ignored", "rmsprop_eps_inside_sqrt", "adam_without_bias_correction",
     "adam_ignores_group_settings", "freeze_medium_first_block", "gradient_forward_difference", "gradient_never_restores_x",
-    "standardizer_sample_std", "standardizer_divides_by_zero", "standardizer_per_sample", "minmax_ignores_lo_hi", "minmax_constant_nan",
+    "standardizer_sample_std", "standardizer_divides_by_zero", "standardizer_centres_in_place", "standardizer_per_sample", "minmax_ignores_lo_hi", "minmax_constant_nan",
 }
 
 # Submissions that misbehave. Each replaces the first task's solution cell of its assignment.

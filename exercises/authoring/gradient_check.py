@@ -183,10 +183,12 @@ cells = [
         third = relative_error(torch.tensor([1.0, 2.0, 0.0]), torch.tensor([1.0, 1.0, 0.0]))
         opposite = relative_error(torch.tensor([0.5, -2.0]), torch.tensor([-0.5, 2.0]))
         tiny = relative_error(torch.tensor([1e-9, 0.0]), torch.tensor([0.0, 0.0]))
+        larger_eps = relative_error(torch.tensor([1e-9, 0.0]), torch.tensor([0.0, 0.0]), eps=1e-7)
     assert_float(third, 1 / 3, "relative_error([1, 2, 0], [1, 1, 0])",
                  hint="|2 - 1| / (|2| + |1|) is the worst element; two zeros count as 0 thanks to eps")
     assert_float(opposite, 1.0, "relative_error([0.5, -2], [-0.5, 2])", hint="opposite signs give |2a| / (2|a|) = 1")
     assert_float(tiny, 0.1, "relative_error([1e-9, 0], [0, 0])", hint="1e-9 / max(eps, 1e-9) with eps = 1e-8")
+    assert_float(larger_eps, 0.01, "relative_error([1e-9, 0], [0, 0], eps=1e-7)", hint="use the eps you are given")
     print("relative_error: visible tests passed")
     """),
     hidden("relative_error_hidden", 1, GUARD, """

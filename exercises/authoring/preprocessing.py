@@ -58,7 +58,8 @@ cells = [
     $N$, as scikit-learn's `StandardScaler` does). A feature that is constant in the training
     split has standard deviation 0: give it 1 instead, so that standardizing centres it
     without dividing by zero. `x_train` must be a matrix (samples, features): raise
-    `ValueError` for any other number of dimensions.
+    `ValueError` for any other number of dimensions. Leave `x_train` as it was (compute new
+    tensors; do not subtract in place): the same split is standardized afterwards.
 
     Then write `standardize(x, mean, std)` = $(x - \\text{mean}) / \\text{std}$, feature by feature,
     for any split `x`.
@@ -76,8 +77,10 @@ cells = [
     """),
     tests("fit_standardizer_visible", 1, setup=GUARD, body="""
     x = torch.tensor([[1.0, 10.0, 5.0], [3.0, 30.0, 5.0], [5.0, 20.0, 5.0], [7.0, 40.0, 5.0]])
+    before = x.clone()
     with no_delegation("fit_standardizer"):
         result = fit_standardizer(x)
+    assert torch.equal(x, before), "fit_standardizer changed x_train: compute new tensors instead of changing it in place"
     assert_pair(result, "fit_standardizer(x)")
     mean, std = result
     g.assert_tensor_close(mean, torch.tensor([4.0, 25.0, 5.0]), "the mean of fit_standardizer(x)", hint="one mean per column (dim=0)")
@@ -135,7 +138,7 @@ cells = [
     ## 2. Min-max scaling
 
     Write `fit_minmax(x_train)` returning `(x_min, x_max)`, each feature's minimum and maximum
-    in the training split, and `minmax_scale(x, x_min, x_max, lo=-1.0, hi=1.0)`, which maps
+    in the training split (leaving `x_train` as it was), and `minmax_scale(x, x_min, x_max, lo=-1.0, hi=1.0)`, which maps
     each feature's training range onto $[\\text{lo}, \\text{hi}]$:
     $$\\text{lo} + (x - x_\\min) \\frac{\\text{hi} - \\text{lo}}{x_\\max - x_\\min}.$$
     A feature that was constant in training ($x_\\max = x_\\min$) maps to the middle,
@@ -152,8 +155,10 @@ cells = [
     """),
     tests("fit_minmax_visible", 1, setup=GUARD, body="""
     x = torch.tensor([[1.0, -10.0], [3.0, 30.0], [-5.0, 20.0]])
+    before = x.clone()
     with no_delegation("fit_minmax"):
         result = fit_minmax(x)
+    assert torch.equal(x, before), "fit_minmax changed x_train: compute new tensors instead of changing it in place"
     assert_pair(result, "fit_minmax(x)")
     g.assert_tensor_close(result[0], torch.tensor([-5.0, -10.0]), "x_min of fit_minmax(x)", hint="the minimum of each column (dim=0)")
     g.assert_tensor_close(result[1], torch.tensor([3.0, 30.0]), "x_max of fit_minmax(x)", hint="the maximum of each column (dim=0)")
