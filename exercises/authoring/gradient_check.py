@@ -370,7 +370,10 @@ cells = [
         result = softmax_cross_entropy(logits.detach(), targets)
     assert isinstance(result, tuple) and len(result) == 2, "softmax_cross_entropy must return a tuple (loss, dlogits)"
     loss, dlogits = result
-    g.assert_tensor_close(torch.as_tensor(loss).reshape(()), expected.detach(), "the loss of softmax_cross_entropy on 4 examples",
+    assert isinstance(loss, torch.Tensor) and loss.dim() == 0, (
+        f"the loss of softmax_cross_entropy must be a 0-dimensional tensor (a mean), got {type(loss).__name__}"
+        + (f" of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
+    g.assert_tensor_close(loss, expected.detach(), "the loss of softmax_cross_entropy on 4 examples",
                           rtol=1e-9, hint="the MEAN over the batch of -log softmax(z)[target]")
     g.assert_tensor_close(dlogits, logits.grad, "dlogits of softmax_cross_entropy on 4 examples", rtol=1e-9,
                           hint="(softmax(z) - one_hot(target)) / N: do not forget the 1/N of the mean")
@@ -394,7 +397,8 @@ cells = [
         with no_delegation("softmax_cross_entropy", autograd=True):
             result = softmax_cross_entropy(logits.detach(), targets)
         assert isinstance(result, tuple) and len(result) == 2, f"{call} must return a tuple (loss, dlogits)"
-        g.assert_tensor_close(torch.as_tensor(result[0]).reshape(()), expected.detach(), f"the loss of {call}", rtol=1e-9)
+        g.assert_tensor_close(result[0], expected.detach(), f"the loss of {call}", rtol=1e-9,
+                              hint="the mean loss as a 0-dimensional tensor")
         g.assert_tensor_close(result[1], logits.grad, f"dlogits of {call}", rtol=1e-9, atol=1e-12)
     """),
     md("""
