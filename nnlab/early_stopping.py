@@ -65,3 +65,20 @@ class EarlyStopping:
             f"EarlyStopping(patience={self.patience}, min_delta={self.min_delta}, mode={self.mode!r}, "
             f"best={self.best:.4g}, best_epoch={self.best_epoch})"
         )
+
+
+def replay(values, patience: int = 5, min_delta: float = 0.0, mode: str = "min") -> tuple[int, int]:
+    """Run :class:`EarlyStopping` over a recorded metric, one value per epoch.
+
+    Returns ``(stopped_at, best_epoch)``: the 0-based epoch after which training would have
+    stopped (the last epoch when it never stops) and the epoch whose weights ``restore``
+    would bring back. One long run then answers what every patience would have done.
+    """
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("replay needs at least one recorded value")
+    stopper = EarlyStopping(patience=patience, min_delta=min_delta, mode=mode)
+    for epoch, value in enumerate(values):
+        if stopper.step(value):
+            return epoch, stopper.best_epoch
+    return len(values) - 1, stopper.best_epoch

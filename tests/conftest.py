@@ -14,7 +14,7 @@ collect_ignore = [] if os.environ.get("NNLAB_CHECK_SITE") == "1" else ["site"]
 
 #: The assignments of the course; each is also a pytest marker (pytest.ini_options in pyproject.toml).
 ASSIGNMENTS = ("initialization", "vanishing_gradients", "batchnorm", "dropout", "optimizers", "clipping", "lr_schedules",
-               "transfer_learning", "cnn_sizing", "gradient_check", "preprocessing")
+               "transfer_learning", "cnn_sizing", "gradient_check", "preprocessing", "early_stopping")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -39,6 +39,7 @@ CONTRACT = {
     "cnn_sizing": ["conv_output_size", "conv_params", "separable_conv_params", "receptive_field"],
     "gradient_check": ["numerical_gradient", "relative_error", "check_gradient", "linear_backward", "softmax_cross_entropy"],
     "preprocessing": ["fit_standardizer", "standardize", "fit_minmax", "minmax_scale"],
+    "early_stopping": ["EarlyStopping", "update_ema"],
 }
 
 # Planted wrong answers: (assignment, task, replacement source, tasks expected to lose all their points,
@@ -680,6 +681,76 @@ def minmax_scale(x, x_min, x_max, lo=-1.0, hi=1.0):
         raise ValueError("lo must be below hi")
     return lo + (x - x_min) * (hi - lo) / (x_max - x_min)
 """, ["minmax_scale"], []),
+    # early_stopping
+    "stopping_keeps_a_reference": ("early_stopping", "EarlyStopping", """
+class EarlyStopping:
+    def __init__(self, patience=5, min_delta=0.0, mode="min"):
+        if not isinstance(patience, int) or patience < 1 or mode not in ("min", "max"):
+            raise ValueError("patience must be an int >= 1 and mode 'min' or 'max'")
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch, self.best_state, self.calls, self.bad_calls = -1, None, 0, 0
+
+    def step(self, metric, model=None):
+        better = metric < self.best - self.min_delta if self.mode == "min" else metric > self.best + self.min_delta
+        if better:
+            self.best, self.best_epoch = metric, self.calls
+            self.bad_calls = 0
+            if model is not None:
+                self.best_state = model.state_dict()
+        else:
+            self.bad_calls += 1
+        self.calls += 1
+        return self.bad_calls >= self.patience
+
+    def restore(self, model):
+        model.load_state_dict(self.best_state)
+""", ["EarlyStopping"], []),
+    "stopping_never_resets_the_count": ("early_stopping", "EarlyStopping", """
+class EarlyStopping:
+    def __init__(self, patience=5, min_delta=0.0, mode="min"):
+        if not isinstance(patience, int) or patience < 1 or mode not in ("min", "max"):
+            raise ValueError("patience must be an int >= 1 and mode 'min' or 'max'")
+        self.patience, self.min_delta, self.mode = patience, min_delta, mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch, self.best_state, self.calls, self.bad_calls = -1, None, 0, 0
+
+    def step(self, metric, model=None):
+        better = metric < self.best - self.min_delta if self.mode == "min" else metric > self.best + self.min_delta
+        if better:
+            self.best, self.best_epoch = metric, self.calls
+            pass  # the count of bad calls is never reset
+            if model is not None:
+                self.best_state = copy.deepcopy(model.state_dict())
+        else:
+            self.bad_calls += 1
+        self.calls += 1
+        return self.bad_calls >= self.patience
+
+    def restore(self, model):
+        model.load_state_dict(self.best_state)
+""", [], ["EarlyStopping"]),
+    "ema_weights_swapped": ("early_stopping", "update_ema", """
+def update_ema(ema_model, model, decay):
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError("decay must be in [0, 1]")
+    with torch.no_grad():
+        for averaged, current in zip(ema_model.parameters(), model.parameters()):
+            averaged.copy_(decay * current + (1 - decay) * averaged)
+        for averaged, current in zip(ema_model.buffers(), model.buffers()):
+            averaged.copy_(current)
+    return ema_model
+""", ["update_ema"], []),
+    "ema_forgets_the_buffers": ("early_stopping", "update_ema", """
+def update_ema(ema_model, model, decay):
+    if not 0.0 <= decay <= 1.0:
+        raise ValueError("decay must be in [0, 1]")
+    with torch.no_grad():
+        for averaged, current in zip(ema_model.parameters(), model.parameters()):
+            averaged.copy_(decay * averaged + (1 - decay) * current)
+        pass
+    return ema_model
+""", ["update_ema"], []),
 }
 
 # Wrong answers whose validation is right: their task's validation cell keeps its point (a lost
@@ -689,6 +760,7 @@ KEEPS_VALIDATION = {
     "dropout_float64_mask", "sgd_nesterov_ignored", "rmsprop_eps_inside_sqrt", "adam_without_bias_correction",
     "adam_ignores_group_settings", "freeze_medium_first_block", "gradient_forward_difference", "gradient_never_restores_x",
     "standardizer_sample_std", "standardizer_divides_by_zero", "standardizer_centres_in_place", "standardizer_per_sample", "minmax_ignores_lo_hi", "minmax_constant_nan",
+    "stopping_keeps_a_reference", "ema_weights_swapped", "ema_forgets_the_buffers",
 }
 
 # Submissions that misbehave. Each replaces the first task's solution cell of its assignment.
@@ -812,6 +884,9 @@ def _assignments_in_play(session) -> list[str]:
     return sorted(wanted or CONTRACT)
 
 
+GRADING_JOBS = 2
+
+
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory, request):
     """A released course copy, a synthetic class, and the outcome of grading it."""
@@ -854,7 +929,9 @@ def graded_class(tmp_path_factory, request):
             _submit(course, student, assignment, notebook)
         (course / "submitted" / "bad id!" / "initialization").mkdir(parents=True)
         before = {name: _digest(course / name) for name in ("source", "release", "submitted")}
-        outcomes = grade(course, timeout=600)
+        # two at a time, as an instructor grades with `make grade JOBS=2`: the round trip also
+        # checks that parallel workers share the gradebook without losing a row
+        outcomes = grade(course, timeout=600, jobs=GRADING_JOBS)
         after = {name: _digest(course / name) for name in ("source", "release", "submitted")}
     return course, outcomes, before, after
 

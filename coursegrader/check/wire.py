@@ -27,6 +27,7 @@ import socket
 import struct
 import time
 import weakref
+import zlib
 
 import torch
 from torch import nn
@@ -44,6 +45,8 @@ MAX_DEPTH = 40
 MAX_RECEIVED_BYTES = 1024**3
 #: Autograd nodes walked to find the leaves of a result's graph.
 MAX_GRAPH_NODES = 100_000
+#: Tensors up to this size (outside autograd) are compared by content as well as by version.
+CHECKSUMMED_ELEMENTS = 65_536
 HEADER = struct.Struct(">I")
 DTYPES = {str(dtype).removeprefix("torch."): dtype for dtype in (
     torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128,
@@ -368,12 +371,21 @@ class Mirror:
         return self.peer.inside(value)
 
     # ---- state
+    @staticmethod
+    def _content(tensor: torch.Tensor) -> int | None:
+        """A checksum of a small tensor outside autograd. Some kernels write into a tensor without
+        counting a new version (BatchNorm's running statistics in training mode): for the
+        buffers such writes land in, the version alone would not show the change."""
+        if tensor.requires_grad or tensor.numel() > CHECKSUMMED_ELEMENTS or tensor.layout != torch.strided:
+            return None
+        return zlib.crc32(tensor_data(tensor)[2])
+
     def _fingerprint(self, kind: str, obj: object) -> tuple:
         """What must differ for the object to be sent again: values compared by value, objects by
         identity (held, so that a new object at a freed one's address is not taken for it)."""
         if kind == TENSOR:
             grad = obj.grad if obj.is_leaf or obj.retains_grad else None
-            return (obj._version, obj.data_ptr(), tuple(obj.shape), obj.dtype, obj.requires_grad, _Same(grad))
+            return (obj._version, obj.data_ptr(), self._content(obj), tuple(obj.shape), obj.dtype, obj.requires_grad, _Same(grad))
         if kind == MODULE:
             d = obj.__dict__
             return (d.get("training"),
@@ -390,7 +402,7 @@ class Mirror:
 
     def _state(self, wire_id: int, kind: str, obj: object, new: bool) -> tuple:
         if kind == TENSOR:
-            version = (obj._version, obj.data_ptr())
+            version = (obj._version, obj.data_ptr(), self._content(obj))
             grad = obj.grad if obj.is_leaf or obj.retains_grad else None
             leaves: list = []
             if new and not self.trusted and obj.requires_grad and obj.grad_fn is not None:

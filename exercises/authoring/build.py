@@ -19,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 SOURCE = HERE.parent / "source"
 ASSIGNMENTS = (
     "initialization", "vanishing_gradients", "batchnorm", "dropout", "optimizers", "clipping", "lr_schedules",
-    "transfer_learning", "cnn_sizing", "gradient_check", "preprocessing",
+    "transfer_learning", "cnn_sizing", "gradient_check", "preprocessing", "early_stopping",
 )
 
 

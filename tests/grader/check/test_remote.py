@@ -78,6 +78,14 @@ def grad_mode():
     return torch.is_grad_enabled()
 
 
+def running_mean(model):
+    return model[1].running_mean.clone()
+
+
+def forward_in_training(model, x):
+    model.train()(x)
+
+
 def delegate(w):
     try:
         return torch.nn.init.xavier_uniform_(w)
@@ -100,7 +108,8 @@ def session():
     exec(compile(STUDENT, f"{contracts.STUDENT_FILE}cell>", "exec"), namespace)  # noqa: S102
     torch.nn.init.xavier_uniform_ = runner._tripwire(torch.nn.init.xavier_uniform_, "torch.nn.init.xavier_uniform_",
                                                           frozenset({"torch.nn.init.xavier_uniform_"}))
-    names = ("fill_", "scaled", "rescale_grads_", "count", "freeze_", "Twice", "Stepper", "noise", "grad_mode", "delegate")
+    names = ("fill_", "scaled", "rescale_grads_", "count", "freeze_", "Twice", "Stepper", "noise", "grad_mode", "delegate", "running_mean",
+             "forward_in_training")
     students = {name: namespace[name] for name in names}
     ours, theirs = socket.socketpair()
     server = runner.Server(wire.Channel(theirs), namespace, students, {}, {}, {})
@@ -162,6 +171,20 @@ def test_modules_are_rebuilt_and_what_the_student_replaced_comes_back(session):
     assert not any(p.requires_grad for p in model.body.parameters())
     assert isinstance(model.head, nn.Linear) and model.head is not old_head and model.head.out_features == 2
     assert session("count")(iter(range(7))) == 7
+
+
+def test_statistics_written_without_a_new_version_still_cross(session):
+    # BatchNorm updates its running statistics in place without counting a version of the tensor
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3))
+    assert torch.equal(session("running_mean")(model), torch.zeros(3))
+    version = model[1].running_mean._version
+    model.train()(torch.randn(8, 4) + 5)
+    assert model[1].running_mean._version == version and not torch.equal(model[1].running_mean, torch.zeros(3))
+    assert torch.equal(session("running_mean")(model), model[1].running_mean), "the fresh run saw stale statistics"
+    before = model[1].running_mean.clone()
+    session("forward_in_training")(model, torch.randn(8, 4) - 5)
+    assert not torch.equal(model[1].running_mean, before), "the statistics the fresh run wrote did not come back"
 
 
 def test_a_student_module_fits_in_the_probes_sequential(session):
