@@ -266,6 +266,22 @@ def plot_curves(
     return figure
 
 
+def plot_stopping(history, test_accuracy: Sequence[float], marks: Mapping[str, float], axes=None):
+    """One run seen by a stopping rule: the training and validation loss (left), the validation
+    and test accuracy (right), epochs counted from 1, and ``marks`` (``{label: epoch}``: where a
+    rule stopped, which epoch it restored) as grey vertical lines on both panels."""
+    if len(test_accuracy) != len(history):
+        raise ValueError(f"test_accuracy has {len(test_accuracy)} values for {len(history)} epochs")
+    figure, (left, right) = _axes(axes, 2, width=4.5, height=3.2)
+    epochs = list(range(1, len(history) + 1))
+    plot_curves({"validation loss": (epochs, history.val_loss), "training loss": (epochs, history.train_loss)},
+                "epoch", "loss", ax=left, vlines=marks)
+    plot_curves({"validation": (epochs, history.val_acc), "test": (epochs, list(test_accuracy))},
+                "epoch", "accuracy", ax=right, vlines=marks)
+    figure.tight_layout()
+    return figure
+
+
 def plot_range_test(result, ax=None, label: str | None = None):
     """The loss of an LR range test against the learning rate (log scale), marking the
     steepest descent and, if reached, the divergence (from :func:`nnlab.schedules.lr_range_test`)."""

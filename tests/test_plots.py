@@ -93,3 +93,22 @@ def test_plot_curves_shades_one_spread_around_a_mean():
     with pytest.raises(ValueError, match="not plotted"):
         plots.plot_curves({"a": ([1, 2], [0.1, 0.2])}, "x", "y", spreads={"b": [0.1, 0.1]})
     plt.close("all")
+
+
+def test_plot_stopping_draws_both_panels_with_the_rule_s_marks():
+    import nnlab
+
+    history = nnlab.History()
+    for epoch, (loss, acc) in enumerate([(1.0, 0.5), (0.8, 0.6), (0.9, 0.62)]):
+        for name, value in (("epoch", epoch), ("train_loss", loss / 2), ("train_acc", acc + 0.2), ("val_loss", loss),
+                            ("val_acc", acc), ("lr", 0.1), ("seconds", 0.1)):
+            getattr(history, name).append(value)
+    figure = plots.plot_stopping(history, [0.55, 0.58, 0.61], {"restored": 2, "stopped": 3})
+    loss_panel, accuracy_panel = figure.axes
+    assert [line.get_label() for line in loss_panel.get_lines()] == ["validation loss", "training loss", "restored", "stopped"]
+    assert list(loss_panel.get_lines()[0].get_ydata()) == [1.0, 0.8, 0.9]
+    assert list(accuracy_panel.get_lines()[1].get_ydata()) == [0.55, 0.58, 0.61]
+    assert list(accuracy_panel.get_lines()[2].get_xdata()) == [2, 2]
+    with pytest.raises(ValueError, match="2 values for 3 epochs"):
+        plots.plot_stopping(history, [0.5, 0.6], {})
+    plt.close("all")
