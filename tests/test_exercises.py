@@ -779,7 +779,7 @@ print("a line on stderr", file=sys.stderr)
 def _noise_target(lines: list[str], task: str) -> int:
     """The line of the function that a task's calls run: ``def task(``, a module's ``forward``,
     or the ``__init__`` of another class (an optimizer or a scheduler)."""
-    if any(line.startswith(f"class {task}(") for line in lines):
+    if any(line.startswith((f"class {task}(", f"class {task}:")) for line in lines):
         for method in ("def forward(", "def __init__("):
             found = [i for i, line in enumerate(lines) if line.strip().startswith(method)]
             if found:
