@@ -1,4 +1,6 @@
 import os
+import shutil
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -39,3 +41,20 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def released_course(tmp_path_factory) -> Path:
+    """A copy of the course with every assignment released by nbgrader (``release/`` and the
+    gradebook), made once per session: releasing them all takes over a minute. Read it, or copy
+    it (``shutil.copytree``) into a test's own folder before grading or changing anything."""
+    from coursegrader.releasing import release
+
+    root = Path(__file__).resolve().parents[1]
+    course = tmp_path_factory.mktemp("released") / "exercises"
+    shutil.copytree(root / "exercises" / "source", course / "source")
+    shutil.copy(root / "exercises" / "nbgrader_config.py", course)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
+        release(course)
+    return course

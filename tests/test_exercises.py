@@ -21,7 +21,7 @@ import pytest
 from coursegrader.cli import grade
 from coursegrader.gradebook import cell_scores, max_cell_scores
 from coursegrader.pool import autograde_one
-from coursegrader.releasing import assignments, release
+from coursegrader.releasing import assignments
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "exercises"
@@ -888,18 +888,16 @@ GRADING_JOBS = 2
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory, request):
+def graded_class(tmp_path_factory, request, released_course):
     """A released course copy, a synthetic class, and the outcome of grading it."""
     in_play = _assignments_in_play(request.session)
-    course = tmp_path_factory.mktemp("course")
-    shutil.copytree(COURSE / "source", course / "source")
-    shutil.copy(COURSE / "nbgrader_config.py", course)
+    course = tmp_path_factory.mktemp("course") / "exercises"
+    shutil.copytree(released_course, course)
     with pytest.MonkeyPatch.context() as patch:
         # a looping cell is interrupted after 60 s: a correct cell takes a few seconds alone, and
         # while two submissions are graded at once on two cores a cell was seen to stall past 20 s
         patch.setenv("NNLAB_CELL_TIMEOUT", "60")
         patch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
-        release(course)
         for assignment in in_play:
             source = _read(course / "source" / assignment / f"{assignment}.ipynb")
             _submit(course, "instructor", assignment, source)

@@ -27,7 +27,6 @@ import nnlab
 from coursegrader import sandbox
 from coursegrader.cli import grade
 from coursegrader.gradebook import cell_scores, max_cell_scores
-from coursegrader.releasing import release
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "initialization"
@@ -325,13 +324,12 @@ _shell.run_cell = _recording
 
 
 @pytest.fixture(scope="module")
-def attacked_class(tmp_path_factory):
+def attacked_class(tmp_path_factory, released_course):
     root = tmp_path_factory.mktemp("repository")
     (root / ".git").mkdir()
     (root / ".git" / "secret").write_text("solutions in the history")
     course = root / "exercises"
-    shutil.copytree(ROOT / "exercises" / "source", course / "source")
-    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
+    shutil.copytree(released_course, course)
     marker = Path("/tmp") / f"nnlab-planted-{root.name}"
 
     # A server on this machine's loopback that records any connection from a submission.
@@ -357,7 +355,6 @@ def attacked_class(tmp_path_factory):
         patch.setenv("NNLAB_CELL_TIMEOUT", "20")
         patch.setenv("NNLAB_SANDBOX_MEMORY", "3G")
         patch.delenv("NNLAB_SANDBOX", raising=False)
-        release(course)
         source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
         attacks = _attacks(course, port, marker)
         for student in ["instructor", *attacks]:
@@ -607,15 +604,13 @@ if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
 
 
-def test_killing_grade_midway_then_rerunning_gives_the_same_grades(tmp_path):
+def test_killing_grade_midway_then_rerunning_gives_the_same_grades(tmp_path, released_course):
     import os
     import signal
     import time
 
     course = tmp_path / "exercises"
-    shutil.copytree(ROOT / "exercises" / "source", course / "source")
-    shutil.copy(ROOT / "exercises" / "nbgrader_config.py", course)
-    release(course)
+    shutil.copytree(released_course, course)
     source = course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
     for student in ("a_instructor", "b_blank", "c_instructor"):
         folder = course / "submitted" / student / ASSIGNMENT
