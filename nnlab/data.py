@@ -332,6 +332,32 @@ def make_spirals(
     return x.float(), y
 
 
+def make_regression_1d(
+    n_samples: int = 1000, noise: float = 0.05, branches: bool = False, outliers: float = 0.0,
+    outlier_value: float = 10.0, seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A 1-D regression set: ``x`` uniform in [-1, 1] as ``(N, 1)``, ``y = sin(3x) + noise·ε`` as ``(N,)``.
+
+    ``branches=True`` adds +0.8 or -0.8 at random to every target, so that each ``x`` has two
+    likely values and their mean is never one of them. A fraction ``outliers`` of the targets
+    (drawn at random) is replaced by ``outlier_value``.
+    """
+    _check_positive_int("n_samples", n_samples)
+    if noise < 0:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    if not 0.0 <= outliers < 1.0:
+        raise ValueError(f"outliers must be in [0, 1), got {outliers}")
+    generator = torch.Generator().manual_seed(seed)
+    x = 2 * torch.rand(n_samples, 1, generator=generator) - 1
+    y = torch.sin(3 * x[:, 0]) + noise * torch.randn(n_samples, generator=generator)
+    if branches:
+        y = y + 0.8 * (2 * torch.randint(0, 2, (n_samples,), generator=generator) - 1)
+    if outliers:
+        replaced = torch.rand(n_samples, generator=generator) < outliers
+        y = torch.where(replaced, torch.full_like(y, outlier_value), y)
+    return x, y
+
+
 def make_moons(n_samples: int = 600, noise: float = 0.1, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Two interleaving half circles (scikit-learn's moons): ``(N, 2)`` and ``(N,)``."""
     _check_positive_int("n_samples", n_samples)

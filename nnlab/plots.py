@@ -282,6 +282,30 @@ def plot_stopping(history, test_accuracy: Sequence[float], marks: Mapping[str, f
     return figure
 
 
+def plot_regression(x: torch.Tensor, y: torch.Tensor, predictions: Mapping[str, torch.Tensor], ax=None,
+                    at: torch.Tensor | None = None, ylim: tuple[float, float] | None = None):
+    """A 1-D regression: the training points ``(x, y)`` as grey dots and each model's
+    ``{label: predictions}`` as a line, the predictions made at the inputs ``at`` (default:
+    ``x``). ``ylim`` crops far outliers out of view."""
+    x, y = x.reshape(-1).detach().cpu(), y.reshape(-1).detach().cpu()
+    inputs = x if at is None else at.reshape(-1).detach().cpu()
+    figure, (ax,) = _axes(ax, 1, width=5.0, height=3.2)
+    ax.scatter(x.numpy(), y.numpy(), s=4, color="0.6", label="training targets")
+    order = torch.argsort(inputs)
+    for label, predicted in predictions.items():
+        predicted = predicted.reshape(-1).detach().cpu()
+        if len(predicted) != len(inputs):
+            raise ValueError(f"{label!r} has {len(predicted)} predictions for {len(inputs)} inputs")
+        ax.plot(inputs[order].numpy(), predicted[order].numpy(), label=label)
+    ax.set(xlabel="x", ylabel="y")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    figure.tight_layout()
+    return figure
+
+
 def plot_range_test(result, ax=None, label: str | None = None):
     """The loss of an LR range test against the learning rate (log scale), marking the
     steepest descent and, if reached, the divergence (from :func:`nnlab.schedules.lr_range_test`)."""

@@ -112,3 +112,18 @@ def test_plot_stopping_draws_both_panels_with_the_rule_s_marks():
     with pytest.raises(ValueError, match="2 values for 3 epochs"):
         plots.plot_stopping(history, [0.5, 0.6], {})
     plt.close("all")
+
+
+def test_plot_regression_draws_the_points_and_one_sorted_line_per_model():
+    x = torch.tensor([[0.5], [-1.0], [0.0]])
+    y = torch.tensor([1.0, 2.0, 3.0])
+    figure = plots.plot_regression(x, y, {"mean": torch.tensor([0.1, 0.2, 0.3])}, ylim=(-1, 4))
+    (line,) = figure.axes[0].get_lines()
+    assert list(line.get_xdata()) == [-1.0, 0.0, 0.5] and list(line.get_ydata()) == pytest.approx([0.2, 0.3, 0.1])
+    assert figure.axes[0].get_ylim() == (-1, 4)
+    with pytest.raises(ValueError, match="2 predictions for 3 inputs"):
+        plots.plot_regression(x, y, {"short": torch.zeros(2)})
+    grid = torch.linspace(-1, 1, 5)
+    figure = plots.plot_regression(x, y, {"grid": grid ** 2}, at=grid)
+    assert list(figure.axes[0].get_lines()[0].get_xdata()) == pytest.approx(grid.tolist())
+    plt.close("all")
