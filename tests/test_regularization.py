@@ -144,7 +144,7 @@ def test_epoch_recorder_agrees_with_evaluate_and_ensembles_average_probabilities
     assert recorder.accuracy[-1] == pytest.approx(nnlab.evaluate(net, whole)["acc"])
     assert torch.allclose(recorder.probabilities[-1], predict_proba(net, whole))
     assert torch.allclose(recorder.probabilities[-1].sum(dim=1), torch.ones(48))
-    # two confident wrong models and one right one outvote it; averaging probabilities, not votes
+    # a vote of the three would follow the two unsure wrong models; the mean probability follows the sure one
     labels = torch.tensor([0, 1])
     right = torch.tensor([[0.9, 0.1], [0.1, 0.9]])
     wrong = torch.tensor([[0.4, 0.6], [0.6, 0.4]])
