@@ -13,7 +13,8 @@ from pathlib import Path
 
 from coursegrader import contracts
 from coursegrader.contracts import Outcome
-from coursegrader.course_config import course_id, run_nbgrader
+from coursegrader.batch import run_steps
+from coursegrader.course_config import course_id, environment
 from coursegrader.gradebook import is_registered
 
 #: Student ids are also file names and nbgrader globs: keep them to safe characters.
@@ -45,12 +46,9 @@ def release(course: Path, only_if_stale: bool = False) -> list[str]:
     ``only_if_stale`` skips assignments whose release is newer than their source.
     """
     names = assignments(course)
-    for name in names:
-        if only_if_stale and released_and_current(course, name):
-            continue
-        done = run_nbgrader(course, "generate_assignment", name, "--force")
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
+    stale = [name for name in names if not (only_if_stale and released_and_current(course, name))]
+    run_steps(course, "generate_assignment", stale, env=environment(course))
+    for name in stale:
         print(f"released {name} -> {course / 'release' / name}")
     return names
 
@@ -92,13 +90,10 @@ def prepare_lab(course: Path, workspace: Path) -> Path:
     copies one into the workspace, Submit hands it in) and validates notebooks with the
     Validate button. Work already in the workspace is never overwritten.
     """
-    names = release(course)
+    names = release(course, only_if_stale=True)
     exchange = exchange_root(course)
     exchange.mkdir(parents=True, exist_ok=True)
-    for name in names:
-        done = run_nbgrader(course, "release_assignment", name, "--force", f"--Exchange.root={exchange}")
-        if done.returncode != 0:
-            raise RuntimeError(f"nbgrader release_assignment {name} failed:\n{done.stdout}\n{done.stderr}")
+    run_steps(course, "release_assignment", names, exchange=exchange, env=environment(course))
     workspace.mkdir(parents=True, exist_ok=True)
     config = workspace / "nbgrader_config.py"
     text = (

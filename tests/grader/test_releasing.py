@@ -4,9 +4,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import nbformat
 import pytest
 
-from coursegrader.releasing import assignments, exchange_root, prepare_lab, released_and_current, submissions
+from coursegrader.batch import run_steps
+from coursegrader.course_config import run_nbgrader
+from coursegrader.gradebook import is_registered
+from coursegrader.releasing import assignments, exchange_root, prepare_lab, release, released_and_current, submissions
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "exercises"
@@ -67,11 +71,48 @@ def test_lab_releases_to_a_local_exchange_and_keeps_student_work(tmp_path, monke
     work = workspace / "initialization" / "initialization.ipynb"
     work.write_text("the student's own work")
     monkeypatch.delenv("NNLAB_EXCHANGE", raising=False)
-    for _ in range(2):  # running it again changes nothing the student made
-        prepare_lab(course, workspace)
+    prepare_lab(course, workspace)
+    released = {name: (course / "release" / name / f"{name}.ipynb").stat().st_mtime_ns for name in ASSIGNMENTS}
+    prepare_lab(course, workspace)  # running it again changes nothing the student made, and releases nothing anew
+    assert released == {name: (course / "release" / name / f"{name}.ipynb").stat().st_mtime_ns for name in ASSIGNMENTS}
     outbound = course / "exchange" / "nnlab-training-by-experiment" / "outbound"
     assert sorted(p.name for p in outbound.iterdir()) == ASSIGNMENTS
     assert work.read_text() == "the student's own work"
     config = (workspace / "nbgrader_config.py").read_text()
     assert "nnlab-training-by-experiment" in config and str(course / "exchange") in config
     assert all(released_and_current(course, name) for name in ASSIGNMENTS)
+
+
+@pytest.mark.slow
+def test_releasing_in_one_process_gives_what_nbgrader_commands_give(tmp_path):
+    # the oracle: nbgrader's own command, one per assignment, on a second copy of the course
+    names = ["clipping", "cnn_sizing"]
+    copies = {}
+    for how in ("batch", "commands"):
+        course = tmp_path / how
+        for name in names:
+            shutil.copytree(COURSE / "source" / name, course / "source" / name)
+        shutil.copy(COURSE / "nbgrader_config.py", course)
+        copies[how] = course
+    assert release(copies["batch"]) == names
+    for name in names:
+        done = run_nbgrader(copies["commands"], "generate_assignment", name, "--force")
+        assert done.returncode == 0, done.stderr
+    for name in names:
+        ours = nbformat.read(copies["batch"] / "release" / name / f"{name}.ipynb", as_version=4)
+        theirs = nbformat.read(copies["commands"] / "release" / name / f"{name}.ipynb", as_version=4)
+        assert [(c.cell_type, c.source, c.metadata) for c in ours.cells] == \
+               [(c.cell_type, c.source, c.metadata) for c in theirs.cells], name
+        assert is_registered(copies["batch"], name)
+
+
+def test_an_assignment_nbgrader_cannot_release_is_named_in_the_error(tmp_path):
+    shutil.copytree(COURSE / "source" / "clipping", tmp_path / "source" / "clipping")
+    (tmp_path / "source" / "broken").mkdir()
+    (tmp_path / "source" / "broken" / "broken.ipynb").write_text("this is not a notebook")
+    shutil.copy(COURSE / "nbgrader_config.py", tmp_path)
+    with pytest.raises(RuntimeError, match="nbgrader generate_assignment broken failed"):
+        release(tmp_path)
+    assert (tmp_path / "release" / "clipping" / "clipping.ipynb").is_file()  # the others are still released
+    with pytest.raises(ValueError, match="unknown step 'autograde'"):
+        run_steps(tmp_path, "autograde", ["clipping"])
