@@ -91,13 +91,17 @@ def hidden_from_students(course: Path) -> list[Path]:
 def environment(course: Path | None = None, jobs: int = 1) -> dict[str, str]:
     """The environment of the nbgrader processes the grader starts (workers, release, export)."""
     env = dict(os.environ)
+    cores = os.cpu_count() or 1
+    # Each submission runs two processes at once, its notebook's kernel and the independent
+    # check's run of its code: together they get a worker's share of the cores. Thread pools
+    # that ask for more than that spin against each other: on 2 cores, a kernel with torch's
+    # default 2 threads beside the check made test cells of a second take 20 s.
+    threads = str(max(1, cores // (2 * jobs)))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env.setdefault(name, threads)
     if jobs > 1:
-        # Parallel kernels share the cores: one thread pool per core, not per kernel.
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            env.setdefault(name, threads)
         # ... and each sandbox gets its share as a cap: a busy submission cannot starve its neighbours
-        env.setdefault(contracts.SANDBOX_CPUS.name, threads)
+        env.setdefault(contracts.SANDBOX_CPUS.name, str(max(1, cores // jobs)))
     if course is not None:
         env[contracts.SANDBOX_HIDE.name] = os.pathsep.join(str(p) for p in hidden_from_students(course))
     # nbgrader runs alembic as a subprocess: the environment's bin/ must be on PATH.

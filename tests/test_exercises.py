@@ -885,6 +885,10 @@ def _assignments_in_play(session) -> list[str]:
 
 
 GRADING_JOBS = 1
+# A looping cell is interrupted after this many seconds, and the looper of each assignment
+# waits that long. Graded one at a time, the longest cell of a correct submission is its
+# imports, under 2 s here: 20 s leaves ten times that for a slower machine.
+ROUND_TRIP_CELL_TIMEOUT = 20
 
 
 @pytest.fixture(scope="module")
@@ -894,9 +898,7 @@ def graded_class(tmp_path_factory, request, released_course):
     course = tmp_path_factory.mktemp("course") / "exercises"
     shutil.copytree(released_course, course)
     with pytest.MonkeyPatch.context() as patch:
-        # a looping cell is interrupted after 60 s: a correct cell takes a few seconds alone, and
-        # while two submissions are graded at once on two cores a cell was seen to stall past 20 s
-        patch.setenv("NNLAB_CELL_TIMEOUT", "60")
+        patch.setenv("NNLAB_CELL_TIMEOUT", str(ROUND_TRIP_CELL_TIMEOUT))
         patch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
         for assignment in in_play:
             source = _read(course / "source" / assignment / f"{assignment}.ipynb")
@@ -1039,7 +1041,7 @@ def test_regrading_gives_the_same_grades(graded_class):
     course, *_ = graded_class
     first = {a: cell_scores(course, a) for a in CONTRACT}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NNLAB_CELL_TIMEOUT", "60")
+        patch.setenv("NNLAB_CELL_TIMEOUT", str(ROUND_TRIP_CELL_TIMEOUT))
         for student in ("instructor", "fans_swapped", "params_ignore_groups"):
             assignment = WRONG.get(student, ("initialization",))[0]
             outcome = autograde_one(course, student, assignment, timeout=600)

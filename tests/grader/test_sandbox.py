@@ -136,6 +136,16 @@ def test_each_job_gets_its_share_of_the_cores(monkeypatch):
     monkeypatch.delenv(contracts.SANDBOX_CPUS.name, raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert environment(jobs=4)[contracts.SANDBOX_CPUS.name] == "2"
+    # a submission's kernel and the check's run share the worker's cores: half of them each
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    assert environment(jobs=4)["OMP_NUM_THREADS"] == "1"
+    assert environment(jobs=1)["OMP_NUM_THREADS"] == "4" and contracts.SANDBOX_CPUS.name not in environment(jobs=1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert environment(jobs=1)["MKL_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the instructor's choice wins
+    assert environment(jobs=1)["OMP_NUM_THREADS"] == "2"
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     monkeypatch.setenv(contracts.SANDBOX_CPUS.name, "0.5")  # the instructor's choice wins
     assert environment(jobs=4)[contracts.SANDBOX_CPUS.name] == "0.5"
     monkeypatch.setenv(contracts.SANDBOX_CPUS.name, "-1")
