@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade sandbox-deps clean
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade sandbox-deps browser-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -53,7 +53,7 @@ test-fast: test-unit
 
 test-book: book-force
 
-test: env sandbox-deps
+test: env sandbox-deps browser-deps
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-book
 	@echo "make test: all checks passed"
@@ -95,6 +95,17 @@ sandbox-deps:
 	    echo "error: grading isolates student code with bubblewrap, which is not installed."; \
 	    echo "       Install it (sudo apt-get install bubblewrap, dnf install bubblewrap, ...),"; \
 	    echo "       or grade without isolation: make grade NNLAB_SANDBOX=off"; exit 1; \
+	  fi; \
+	fi
+
+# The built site's browser tests (tests/site/test_browser.py) drive Debian's Chromium; without
+# it they are skipped with a message.
+browser-deps:
+	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && apt-get install -y -qq chromium; \
+	  else \
+	    echo "note: Chromium is not installed (sudo apt-get install chromium): the site's browser tests will be skipped"; \
 	  fi; \
 	fi
 
