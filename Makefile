@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade sandbox-deps browser-deps clean
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade collect sandbox-deps browser-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -18,7 +18,8 @@ help:
 	@echo "make lab         JupyterLab for students: the assignments (Assignments tab, Validate button) and the chapters"
 	@echo "make notebooks   rewrite exercises/source/*/*.ipynb from their scripts in exercises/authoring/"
 	@echo "make release     generate exercises/release/ from exercises/source/"
-	@echo "make grade       autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
+	@echo "make grade       collect from the local exchange, autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
+	@echo "make collect     bring what students submitted through the local exchange into exercises/submitted/"
 	@echo "make env         create .venv and install requirements.txt, nnlab and coursegrader (a no-op when up to date)"
 	@echo "make clean       remove _build (keeps .venv)"
 
@@ -114,6 +115,11 @@ JOBS ?= 1
 
 grade: env sandbox-deps
 	$(COURSE) grade --jobs $(JOBS)
+
+# What students submitted through the local exchange of `make lab`, into exercises/submitted/
+# (`make grade` does it first too); a submission placed there by hand is never replaced.
+collect: env
+	$(COURSE) collect
 
 clean:
 	rm -rf _build

@@ -18,31 +18,35 @@ import sys
 from pathlib import Path
 
 #: The steps this module runs, and the configuration each needs besides the course's own.
-STEPS = ("generate_assignment", "release_assignment")
+STEPS = ("generate_assignment", "release_assignment", "collect")
 
 
-def _api(course: Path, step: str, exchange: str | None):
+def _api(course: Path, step: str, exchange: str | None, into: str | None):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     if step == "release_assignment":
-        # what `nbgrader release_assignment --force --Exchange.root=...` sets
+        # what `nbgrader release_assignment --force` sets
         config.ExchangeReleaseAssignment.force = True
-        if exchange:
-            config.Exchange.root = exchange
+    if exchange:
+        config.Exchange.root = exchange
+    if into:
+        config.CourseDirectory.submitted_directory = into
     return NbGraderAPI(config=config)
 
 
-def _run(step: str, names: list[str], exchange: str | None) -> int:
+def _run(step: str, names: list[str], exchange: str | None, into: str | None) -> int:
     course = Path.cwd()
-    api = _api(course, step, exchange)
+    api = _api(course, step, exchange, into)
     failed = 0
     for name in names:
         if step == "generate_assignment":
             result = api.generate_assignment(name, force=True, create=True)
-        else:
+        elif step == "release_assignment":
             result = api.release_assignment(name)
+        else:
+            result = api.collect(name, update=True)
         failed += not result["success"]
         print(json.dumps({"assignment": name, "success": bool(result["success"]),
                           "log": result.get("log", ""), "error": result.get("error", "")}), flush=True)
@@ -50,8 +54,11 @@ def _run(step: str, names: list[str], exchange: str | None) -> int:
 
 
 def run_steps(course: Path, step: str, names: list[str], exchange: Path | None = None,
-              env: dict[str, str] | None = None) -> dict[str, dict]:
+              env: dict[str, str] | None = None, into: str | None = None) -> dict[str, dict]:
     """Run ``step`` for each of ``names`` in one process started in ``course``; each name's result.
+
+    ``exchange`` is the root of nbgrader's exchange (release, collect); ``into`` the folder,
+    relative to the course, that ``collect`` writes to instead of ``submitted/``.
 
     Raises RuntimeError naming the first assignment that failed, with nbgrader's log and error.
     """
@@ -62,6 +69,8 @@ def run_steps(course: Path, step: str, names: list[str], exchange: Path | None =
     argv = [sys.executable, "-m", "coursegrader.batch", step, *names]
     if exchange is not None:
         argv += ["--exchange", str(exchange)]
+    if into is not None:
+        argv += ["--into", into]
     done = subprocess.run(argv, cwd=course, env=env if env is not None else dict(os.environ),
                           capture_output=True, text=True)
     results: dict[str, dict] = {}
@@ -81,17 +90,21 @@ def run_steps(course: Path, step: str, names: list[str], exchange: Path | None =
     return results
 
 
+def _option(argv: list[str], name: str) -> tuple[list[str], str | None]:
+    if name not in argv:
+        return argv, None
+    at = argv.index(name)
+    return argv[:at] + argv[at + 2:], argv[at + 1]
+
+
 def main(argv: list[str]) -> int:
-    exchange = None
-    if "--exchange" in argv:
-        at = argv.index("--exchange")
-        exchange = argv[at + 1]
-        argv = argv[:at] + argv[at + 2:]
+    argv, exchange = _option(argv, "--exchange")
+    argv, into = _option(argv, "--into")
     if len(argv) < 2 or argv[0] not in STEPS:
-        print(f"usage: python -m coursegrader.batch {{{'|'.join(STEPS)}}} ASSIGNMENT... [--exchange ROOT]",
+        print(f"usage: python -m coursegrader.batch {{{'|'.join(STEPS)}}} ASSIGNMENT... [--exchange ROOT] [--into FOLDER]",
               file=sys.stderr)
         return 2
-    return _run(argv[0], argv[1:], exchange)
+    return _run(argv[0], argv[1:], exchange, into)
 
 
 if __name__ == "__main__":

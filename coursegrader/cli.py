@@ -3,6 +3,7 @@
     python -m coursegrader release [--course exercises]
     python -m coursegrader grade   [--course exercises] [--jobs N] [--timeout SECONDS]
     python -m coursegrader lab     [--course exercises] [--workspace student]
+    python -m coursegrader collect [--course exercises]
 
 ``release`` generates ``release/<assignment>/`` from ``source/`` for every assignment (and
 registers it in the gradebook). ``grade`` autogrades every submission found at
@@ -10,11 +11,14 @@ registers it in the gradebook). ``grade`` autogrades every submission found at
 gradebook), writes feedback, exports ``grades.csv`` and writes a report
 (``report/index.html``) with the score distribution of each assignment, the failure rate of
 each test, and every submission that timed out, crashed or was overruled. ``lab`` releases
-the assignments to a local exchange and prepares a student workspace for JupyterLab.
+the assignments to a local exchange and prepares a student workspace for JupyterLab;
+``collect`` brings what students submitted there into ``submitted/`` (``grade`` collects
+first too), never replacing a submission placed there by hand.
 
 Student code runs in a sandbox (:mod:`coursegrader.sandbox`). ``--jobs`` workers grade at
 once (:mod:`coursegrader.pool`); a submission whose kernel died or that ran out of time
-costs only that student's grade. ``submitted/`` is only read. Grading is repeatable:
+costs only that student's grade. Grading writes to ``submitted/`` only what it collects from
+the exchange, and changes no submission. Grading is repeatable:
 running it again regrades everything and gives the same grades. Every environment variable
 that changes what grading does is listed in :mod:`coursegrader.contracts`.
 """
@@ -30,7 +34,7 @@ from coursegrader.sandbox import SandboxUnavailable
 from coursegrader.course_config import ConfigurationError, check_isolation
 from coursegrader.gradebook import export_grades
 from coursegrader.pool import autograde_all
-from coursegrader.releasing import prepare_lab, release, submissions
+from coursegrader.releasing import collect, prepare_lab, release, submissions
 from coursegrader.report import write_report
 
 
@@ -52,6 +56,8 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
 
     prepare_cache()  # sandboxed notebooks read the datasets from here instead of each regenerating them
     names = release(course, only_if_stale=True)
+    for student, assignment, what in collect(course):
+        print(f"{what}: {student}/{assignment}")
     pairs, outcomes = submissions(course, names)
     outcomes = list(outcomes) + autograde_all(course, pairs, timeout, jobs)
     export_grades(course)
@@ -62,7 +68,7 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursegrader", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["release", "grade", "lab"])
+    parser.add_argument("command", choices=["release", "grade", "lab", "collect"])
     parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
@@ -79,6 +85,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             release(course)
         elif args.command == "lab":
             prepare_lab(course, args.workspace.resolve())
+        elif args.command == "collect":
+            for student, assignment, what in collect(course):
+                print(f"{what}: {student}/{assignment}")
         else:
             grade(course, args.timeout, args.jobs)
     except (ConfigurationError, SandboxUnavailable) as error:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,6 +77,50 @@ def submissions(course: Path, names: Sequence[str]) -> tuple[list[tuple[str, str
             else:
                 found.append((student, assignment))
     return found, rejected
+
+
+#: Where ``collect`` lets nbgrader copy the exchange's submissions before they join ``submitted/``.
+COLLECTED = "collected"
+
+
+def collect(course: Path) -> list[tuple[str, str, str]]:
+    """Bring what students submitted through the local exchange into ``submitted/``.
+
+    nbgrader collects the latest submission of each student into ``collected/`` (its record
+    of the exchange); a submission then joins ``submitted/<student>/<assignment>/`` where
+    there is none yet, or replaces one that came from the exchange and is older (the older
+    one stays in the exchange). A submission placed in ``submitted/`` by hand (no
+    ``timestamp.txt``) is never replaced. Returns ``(student, assignment, what happened)``
+    for every submission that came in or was kept instead.
+    """
+    exchange = exchange_root(course)
+    inbound = exchange / course_id(course) / "inbound"
+    if not inbound.is_dir() or not any(inbound.iterdir()):
+        return []
+    names = assignments(course)
+    run_steps(course, "collect", names, exchange=exchange, env=environment(course), into=COLLECTED)
+    happened: list[tuple[str, str, str]] = []
+    for folder in sorted((course / COLLECTED).glob("*/*")):
+        student, assignment = folder.parent.name, folder.name
+        if assignment not in names or not (folder / "timestamp.txt").is_file():
+            continue
+        target = course / "submitted" / student / assignment
+        if not target.exists():
+            shutil.copytree(folder, target)
+            happened.append((student, assignment, "collected"))
+        elif not (target / "timestamp.txt").is_file():
+            happened.append((student, assignment, "kept: the submission placed in submitted/ by hand"))
+        elif _timestamp(target) < _timestamp(folder):
+            shutil.rmtree(target)
+            shutil.copytree(folder, target)
+            happened.append((student, assignment, "collected a newer submission"))
+    return happened
+
+
+def _timestamp(folder: Path):
+    from nbgrader.utils import parse_utc
+
+    return parse_utc((folder / "timestamp.txt").read_text().strip())
 
 
 def exchange_root(course: Path) -> Path:

@@ -1,19 +1,20 @@
 """Releasing assignments and finding submissions: what is graded, what is refused and why, what is never written."""
 from __future__ import annotations
 
+import getpass
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
-from coursegrader.batch import run_steps
-from coursegrader.course_config import run_nbgrader
-from coursegrader.gradebook import is_registered
-from coursegrader.releasing import assignments, exchange_root, prepare_lab, release, released_and_current, submissions
+from coursegrader.course_config import course_id, nbgrader_command
+from coursegrader.releasing import assignments, collect, exchange_root, prepare_lab, released_and_current, submissions
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "exercises"
+COURSE_ID = course_id(COURSE)
 ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
@@ -83,36 +84,49 @@ def test_lab_releases_to_a_local_exchange_and_keeps_student_work(tmp_path, monke
     assert all(released_and_current(course, name) for name in ASSIGNMENTS)
 
 
+def _nbgrader_as_student(workspace: Path, exchange: Path, *args: str) -> None:
+    # what JupyterLab's Assignment List does for a student: fetch and submit through the exchange
+    done = subprocess.run([*nbgrader_command(), *args, "--course", COURSE_ID, f"--Exchange.root={exchange}"],
+                          cwd=workspace, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.slow
-def test_releasing_in_one_process_gives_what_nbgrader_commands_give(tmp_path):
-    # the oracle: nbgrader's own command, one per assignment, on a second copy of the course
-    names = ["clipping", "cnn_sizing"]
-    copies = {}
-    for how in ("batch", "commands"):
-        course = tmp_path / how
-        for name in names:
-            shutil.copytree(COURSE / "source" / name, course / "source" / name)
-        shutil.copy(COURSE / "nbgrader_config.py", course)
-        copies[how] = course
-    assert release(copies["batch"]) == names
-    for name in names:
-        done = run_nbgrader(copies["commands"], "generate_assignment", name, "--force")
-        assert done.returncode == 0, done.stderr
-    for name in names:
-        ours = nbformat.read(copies["batch"] / "release" / name / f"{name}.ipynb", as_version=4)
-        theirs = nbformat.read(copies["commands"] / "release" / name / f"{name}.ipynb", as_version=4)
-        assert [(c.cell_type, c.source, c.metadata) for c in ours.cells] == \
-               [(c.cell_type, c.source, c.metadata) for c in theirs.cells], name
-        assert is_registered(copies["batch"], name)
+def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tmp_path, monkeypatch, released_course):
+    course = tmp_path / "exercises"
+    shutil.copytree(released_course, course)
+    exchange = tmp_path / "exchange"
+    monkeypatch.setenv("NNLAB_EXCHANGE", str(exchange))
+    workspace = tmp_path / "student"
+    prepare_lab(course, workspace)
+    student = getpass.getuser()  # nbgrader's local exchange knows students by their login
+    _nbgrader_as_student(workspace, exchange, "fetch_assignment", "clipping")
+    notebook = workspace / "clipping" / "clipping.ipynb"
+    _nbgrader_as_student(workspace, exchange, "submit", "clipping")
+    assert collect(course) == [(student, "clipping", "collected")]
+    first = (course / "submitted" / student / "clipping" / "timestamp.txt").read_text()
+    assert collect(course) == []  # nothing new: nothing changes
+
+    time.sleep(1.1)  # nbgrader's timestamps tell submissions apart
+    notebook.write_text(notebook.read_text().replace("# YOUR CODE HERE", "# YOUR CODE HERE, second try", 1))
+    _nbgrader_as_student(workspace, exchange, "submit", "clipping")
+    assert collect(course) == [(student, "clipping", "collected a newer submission")]
+    submitted = course / "submitted" / student / "clipping"
+    assert "second try" in (submitted / "clipping.ipynb").read_text()
+    assert (submitted / "timestamp.txt").read_text() != first
+    assert len(list((exchange / COURSE_ID / "inbound").iterdir())) == 2  # the first one is still there
+
+    # an instructor's own copy of a submission (no timestamp) is never replaced
+    shutil.rmtree(submitted)
+    submitted.mkdir()
+    (submitted / "clipping.ipynb").write_text("the instructor's copy")
+    assert collect(course) == [(student, "clipping", "kept: the submission placed in submitted/ by hand")]
+    assert (submitted / "clipping.ipynb").read_text() == "the instructor's copy"
 
 
-def test_an_assignment_nbgrader_cannot_release_is_named_in_the_error(tmp_path):
+def test_collect_without_an_exchange_does_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNLAB_EXCHANGE", str(tmp_path / "no exchange"))
     shutil.copytree(COURSE / "source" / "clipping", tmp_path / "source" / "clipping")
-    (tmp_path / "source" / "broken").mkdir()
-    (tmp_path / "source" / "broken" / "broken.ipynb").write_text("this is not a notebook")
     shutil.copy(COURSE / "nbgrader_config.py", tmp_path)
-    with pytest.raises(RuntimeError, match="nbgrader generate_assignment broken failed"):
-        release(tmp_path)
-    assert (tmp_path / "release" / "clipping" / "clipping.ipynb").is_file()  # the others are still released
-    with pytest.raises(ValueError, match="unknown step 'autograde'"):
-        run_steps(tmp_path, "autograde", ["clipping"])
+    assert collect(tmp_path) == []
+    assert not (tmp_path / "submitted").exists()

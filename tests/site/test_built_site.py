@@ -54,9 +54,14 @@ def _parse(path: Path) -> Page:
     return page
 
 
+#: Pages of the site that teach no experiment: the exercises, the guides for students and
+#: instructors, the sources.
+NOT_CHAPTERS = ("book/exercises", "book/for_students", "book/for_instructors", "book/sources")
+
+
 def _chapters() -> list[str]:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    return [c["file"] for part in toc["parts"] for c in part["chapters"] if c["file"] not in ("book/exercises", "book/sources")]
+    return [c["file"] for part in toc["parts"] for c in part["chapters"] if c["file"] not in NOT_CHAPTERS]
 
 
 def test_every_page_loads_only_what_the_site_itself_serves():
