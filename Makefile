@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade collect sandbox-deps browser-deps clean
+.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade collect publish sandbox-deps browser-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -20,6 +20,7 @@ help:
 	@echo "make release     generate exercises/release/ from exercises/source/"
 	@echo "make grade       collect from the local exchange, autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
 	@echo "make collect     bring what students submitted through the local exchange into exercises/submitted/"
+	@echo "make publish     put the built site (_build/html) on the gh-pages branch of PUBLISH_REMOTE (default origin) for GitHub Pages"
 	@echo "make env         create .venv and install requirements.txt, nnlab and coursegrader (a no-op when up to date)"
 	@echo "make clean       remove _build (keeps .venv)"
 
@@ -109,6 +110,15 @@ browser-deps:
 	    echo "note: Chromium is not installed (sudo apt-get install chromium): the site's browser tests will be skipped"; \
 	  fi; \
 	fi
+
+# The site on GitHub Pages (or any host serving a branch): _build/html, as `make book` built
+# it, becomes the gh-pages branch of PUBLISH_REMOTE, with .nojekyll so that _static/ is served.
+# The site's own address (canonical links) is `baseurl` under `html:` in _config.yml.
+PUBLISH_REMOTE ?= origin
+publish:
+	@test -f _build/html/index.html || { echo "error: no site in _build/html: run make book first"; exit 1; }
+	$(BIN)/ghp-import --no-jekyll --push --force --remote $(PUBLISH_REMOTE) --branch gh-pages \
+	  --message "The course site" _build/html
 
 # JOBS submissions are graded at once (make grade JOBS=2).
 JOBS ?= 1
