@@ -18,7 +18,8 @@ first too), never replacing a submission placed there by hand.
 Student code runs in a sandbox (:mod:`coursegrader.sandbox`). ``--jobs`` workers grade at
 once (:mod:`coursegrader.pool`); a submission whose kernel died or that ran out of time
 costs only that student's grade. Grading writes to ``submitted/`` only what it collects from
-the exchange, and changes no submission. Grading is repeatable:
+the exchange: a new submission, or a student's newer one in place of their older one (which
+stays in the exchange). Grading is repeatable:
 running it again regrades everything and gives the same grades. Every environment variable
 that changes what grading does is listed in :mod:`coursegrader.contracts`.
 """
