@@ -1,13 +1,13 @@
 """Releasing assignments and finding submissions: what is graded, what is refused and why, what is never written."""
 from __future__ import annotations
 
-import getpass
 import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from nbgrader.utils import get_username
 
 from coursegrader.course_config import course_id, nbgrader_command
 from coursegrader.releasing import assignments, collect, exchange_root, prepare_lab, released_and_current, submissions
@@ -99,7 +99,7 @@ def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tm
     monkeypatch.setenv("NNLAB_EXCHANGE", str(exchange))
     workspace = tmp_path / "student"
     prepare_lab(course, workspace)
-    student = getpass.getuser()  # nbgrader's local exchange knows students by their login
+    student = get_username()  # the login nbgrader's local exchange knows a student by
     _nbgrader_as_student(workspace, exchange, "fetch_assignment", "clipping")
     notebook = workspace / "clipping" / "clipping.ipynb"
     _nbgrader_as_student(workspace, exchange, "submit", "clipping")
