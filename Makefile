@@ -15,7 +15,7 @@ help:
 	@echo "make test        everything CI checks: unit tests, benchmark smoke runs, the book with warnings as errors"
 	@echo "make test-fast   the unit tests only (about a minute)"
 	@echo "make benchmarks  the full benchmarks (minutes), printing JSON lines"
-	@echo "make lab         JupyterLab for students: the assignments (Assignments tab, Validate button) and the chapters"
+	@echo "make lab         JupyterLab for students: the assignments (Nbgrader menu > Assignment List; Validate in the notebook toolbar) and the chapters"
 	@echo "make notebooks   rewrite exercises/source/*/*.ipynb from their scripts in exercises/authoring/"
 	@echo "make release     generate exercises/release/ from exercises/source/"
 	@echo "make grade       collect from the local exchange, autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
@@ -65,7 +65,7 @@ benchmarks: env sandbox-deps
 	$(BIN)/python benchmarks/fit_overhead.py
 	$(BIN)/python benchmarks/grade_class.py --students 40 --jobs 2
 
-# Students work in student/ (never overwritten): the Assignments tab fetches and submits
+# Students work in student/ (never overwritten): the Assignment List (Nbgrader menu) fetches and submits
 # through a local exchange, and the chapters (book/*.md) open as notebooks through jupytext.
 LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
 # Jupyter refuses to run as root (containers often are) unless told.
@@ -77,9 +77,10 @@ lab: env $(LAB_OVERRIDES)
 	@ln -sfn ../book student/book
 	cd student && PATH=$(CURDIR)/$(BIN):$$PATH NNLAB_PROGRESS=1 ../$(BIN)/jupyter lab $(LAB_FLAGS)
 
-$(LAB_OVERRIDES): $(STAMP)
+# lab/overrides.json opens the chapters (MyST markdown) as notebooks; the student-path test uses it too
+$(LAB_OVERRIDES): $(STAMP) lab/overrides.json
 	@mkdir -p $(dir $@)
-	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $@
+	cp lab/overrides.json $@
 
 notebooks: env
 	$(BIN)/python exercises/authoring/build.py

@@ -131,9 +131,9 @@ def exchange_root(course: Path) -> Path:
 def prepare_lab(course: Path, workspace: Path) -> Path:
     """Release every assignment to the local exchange and prepare a student workspace.
 
-    JupyterLab started in ``workspace`` lists the assignments in its Assignments tab (Fetch
-    copies one into the workspace, Submit hands it in) and validates notebooks with the
-    Validate button. Work already in the workspace is never overwritten.
+    JupyterLab started in ``workspace`` lists the assignments in its Assignment List (the
+    Nbgrader menu; Fetch copies one into the workspace, Submit hands it in) and validates
+    notebooks with the Validate button of the notebook's toolbar. Work already in the workspace is never overwritten.
     """
     names = release(course, only_if_stale=True)
     exchange = exchange_root(course)

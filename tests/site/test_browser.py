@@ -233,3 +233,35 @@ def test_key_pages_have_no_serious_accessibility_violation(browser, site_url, la
         assert len(result["passes"]) > 10, "axe-core ran too few of its rules"
     finally:
         visit.close()
+
+
+def test_a_chapters_downloads_arrive_in_the_browser_as_notebooks(browser, site_url, tmp_path):
+    """Clicking a chapter's two download links saves its notebook and the students' exercise notebook."""
+    import nbformat
+
+    visit = Visit(browser, site_url + KEY_PAGES["chapter"])
+    try:
+        links = visit.page.locator("a.reference.download")
+        assert links.count() == 2, "a chapter offers itself and its exercise as downloads"
+        saved = {}
+        for index in range(links.count()):
+            link = links.nth(index)
+            with visit.page.expect_download() as arrival:
+                link.click()
+            download = arrival.value
+            assert download.failure() is None, download.failure()
+            path = tmp_path / f"{index}-{download.suggested_filename}"
+            download.save_as(path)
+            saved[link.inner_text().strip()] = path
+        assert not visit.problems and not visit.elsewhere()
+    finally:
+        visit.close()
+    for text, path in saved.items():
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        assert path.suffix == ".ipynb" and any(cell.cell_type == "code" for cell in notebook.cells), text
+    [exercise] = [path for text, path in saved.items() if "exercise" in text]
+    released = exercise.read_text()
+    for marker in ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS"):
+        assert marker not in released, f"the students' download contains {marker!r}"
+    assert "NotImplementedError" in released, "the students' download should hold the unsolved tasks"
