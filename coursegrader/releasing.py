@@ -133,7 +133,8 @@ def prepare_lab(course: Path, workspace: Path) -> Path:
 
     JupyterLab started in ``workspace`` lists the assignments in its Assignment List (the
     Nbgrader menu; Fetch copies one into the workspace, Submit hands it in) and validates
-    notebooks with the Validate button of the notebook's toolbar. Work already in the workspace is never overwritten.
+    notebooks with the Validate button of the notebook's toolbar. Work already in the
+    workspace is never overwritten.
     """
     names = release(course, only_if_stale=True)
     exchange = exchange_root(course)
