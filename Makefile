@@ -55,8 +55,9 @@ test-fast: test-unit
 
 test-book: book-force
 
+# --durations: every run says where its time went (the whole suite must stay under 45 minutes)
 test: env sandbox-deps browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 	$(MAKE) --no-print-directory test-book
 	@echo "make test: all checks passed"
 
