@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force test test-fast test-unit test-book benchmarks lab notebooks release grade collect publish sandbox-deps browser-deps clean
+.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade collect publish sandbox-deps browser-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -20,6 +20,7 @@ help:
 	@echo "make release     generate exercises/release/ from exercises/source/"
 	@echo "make grade       collect from the local exchange, autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
 	@echo "make collect     bring what students submitted through the local exchange into exercises/submitted/"
+	@echo "make pdf         the whole book as one PDF, _build/html/book.pdf (after make book; needs Chromium: make browser-deps)"
 	@echo "make publish     put the built site (_build/html) on the gh-pages branch of PUBLISH_REMOTE (default origin) for GitHub Pages"
 	@echo "make env         create .venv and install requirements.txt, nnlab and coursegrader (a no-op when up to date)"
 	@echo "make clean       remove _build (keeps .venv)"
@@ -40,12 +41,26 @@ $(STAMP): requirements.txt pyproject.toml
 
 book: env
 	$(BOOK_ENV) $(BIN)/jupyter-book build --keep-going .
+	@$(MAKE) --no-print-directory pdf-if-chromium
 	@echo "The site is in _build/html/index.html"
+
+# The whole book as one PDF, _build/html/book.pdf (the site links it from its first page):
+# the single-page build, from the execution cache (no chapter runs again), printed offline by
+# Chromium with the site's own MathJax. No LaTeX, nothing downloaded.
+pdf: env
+	$(BOOK_ENV) $(BIN)/jupyter-book build --builder singlehtml --keep-going $(PDF_FLAGS) .
+	$(BIN)/python book/_ext/print_pdf.py
+
+pdf-if-chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory pdf; \
+	else echo "note: Chromium is not installed (make browser-deps): the book's PDF was not made"; fi
 
 # Forced execution: the execution cache does not notice changes to nnlab.
 book-force: env
 	rm -rf _build/.jupyter_cache
 	$(BOOK_ENV) $(BIN)/jupyter-book build --all -W -n --keep-going .
+	$(MAKE) --no-print-directory pdf-if-chromium PDF_FLAGS="-W -n"
 	NNLAB_CHECK_SITE=1 $(BIN)/python -m pytest -q tests/site
 
 test-unit: env
