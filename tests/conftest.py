@@ -1,5 +1,6 @@
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -8,6 +9,8 @@ import torch
 
 matplotlib.use("agg")
 os.environ.setdefault("NNLAB_PROGRESS", "0")
+# the browser's path and flags are the PDF printer's (book/_ext/offline_chromium.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "book" / "_ext"))
 
 
 # The built site's checks (tests/site) run after the book is built, in `make test`; the main run,

@@ -18,17 +18,16 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import shutil
 import sys
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from offline_chromium import CHROMIUM, FLAGS, MISSING
+
 ROOT = Path(__file__).resolve().parents[2]
 # the root of _toc.yml, where the single-page build puts the whole book
 ROOT_PAGE = "book/index.html"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 # wait until MathJax has typeset the page (it loads after the page's load event)
 TYPESET = """async () => {
     for (let i = 0; i < 1200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
@@ -62,9 +61,9 @@ def print_book(site: Path, out: Path, chromium: str | None = None) -> Path:
     Jupyter Book's ``index.html`` only redirects to the root chapter's page, which holds the book."""
     from playwright.sync_api import sync_playwright
 
-    chromium = chromium or shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium or CHROMIUM
     if chromium is None:
-        raise FileNotFoundError("Chromium is not installed (make browser-deps, or apt-get install chromium)")
+        raise FileNotFoundError(MISSING)
     if not (site / ROOT_PAGE).is_file():
         raise FileNotFoundError(f"no single-page build in {site}: run `jupyter-book build --builder singlehtml .`")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_BookHandler, directory=str(site)))

@@ -27,15 +27,13 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+from offline_chromium import CHROMIUM, FLAGS, MISSING
 
 from coursegrader.cli import grade
 from coursegrader.gradebook import cell_scores, max_cell_scores
 from coursegrader.releasing import collect, prepare_lab
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 #: The assignment the student works on: short to validate and to grade.
 ASSIGNMENT = "clipping"
 #: The chapter opened as a notebook, and how many of its code cells are run (imports, first example).
@@ -46,8 +44,7 @@ STEP_TIMEOUT_MS = 180_000
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium): "
-                                                "the student's path in JupyterLab needs it"),
+    pytest.mark.skipif(CHROMIUM is None, reason=f"{MISSING}: the student's path in JupyterLab needs it"),
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
                        reason="Playwright is not installed (pip install -r requirements.txt)"),
 ]

@@ -16,20 +16,16 @@ import functools
 import http.server
 import importlib.util
 import json
-import shutil
 import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from offline_chromium import CHROMIUM, FLAGS, MISSING
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# any host but loopback fails to resolve, so a page that needs the internet shows it
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
 #: The pages a reader meets first, checked for accessibility and photographed.
 KEY_PAGES = {"landing": "book/index.html", "chapter": "book/initialization.html", "exercises": "book/exercises.html"}
 #: A term only one chapter explains, and that chapter.
@@ -39,8 +35,7 @@ FAILING_IMPACTS = ("moderate", "serious", "critical")
 
 pytestmark = [
     pytest.mark.skipif(not (SITE / "index.html").is_file(), reason="the site is not built (make book)"),
-    pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium): "
-                                                "the site's browser tests need it"),
+    pytest.mark.skipif(CHROMIUM is None, reason=f"{MISSING}: the site's browser tests need it"),
     pytest.mark.skipif(importlib.util.find_spec("playwright") is None,
                        reason="Playwright is not installed (pip install -r requirements.txt)"),
 ]

@@ -8,18 +8,16 @@ links it.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from offline_chromium import CHROMIUM, MISSING
 
 ROOT = Path(__file__).resolve().parents[2]
 PDF = ROOT / "_build" / "html" / "book.pdf"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium): "
-                                                         "make pdf prints the book with it")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason=f"{MISSING}: make pdf prints the book with it")
 
 
 def _titles() -> list[str]:
