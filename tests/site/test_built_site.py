@@ -1,11 +1,12 @@
 """The built site (`_build/html`), read as files: self-contained, its downloads valid, its
-images described, its internal links whole.
+images described, its internal links whole, its headings in order.
 
 Run by `make test` after the book is built (``NNLAB_CHECK_SITE=1 pytest tests/site``); the
 main test run leaves this folder out, as the site does not exist yet when it starts.
 """
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -151,3 +152,25 @@ def test_exercise_downloads_are_the_students_version():
             assert secret not in text, f"{path.name} holds {secret!r}"
         solutions = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
         assert solutions and all("raise NotImplementedError()" in c.source for c in solutions), path.name
+
+
+def _article_headings(path: Path) -> list[int]:
+    """The heading levels of a page's article, in order (the theme's print-only copy of the
+    title and its "Contents" block lie outside it and are hidden on screen)."""
+    text = path.read_text(encoding="utf-8")
+    start = text.find('<article class="bd-article"')
+    article = text[start:text.find("</article>", start)] if start >= 0 else ""
+    return [int(level) for level in re.findall(r"<h([1-6])\b", article)]
+
+
+def test_every_page_has_one_title_and_headings_in_order():
+    # a screen reader lists a page by its headings: one h1, and no level skipped on the way down
+    problems = {}
+    for path in _pages():
+        if path.name in ("genindex.html", "search.html") or path == SITE / "index.html":
+            continue  # Sphinx's index and search pages, and the redirect to the first page
+        levels = _article_headings(path)
+        skipped = [(a, b) for a, b in zip(levels, levels[1:]) if b > a + 1]
+        if levels[:1] != [1] or levels.count(1) != 1 or skipped:
+            problems[str(path.relative_to(SITE))] = levels
+    assert len(_pages()) > 10 and not problems, f"headings out of order (levels in page order): {problems}"
