@@ -174,3 +174,14 @@ def test_every_page_has_one_title_and_headings_in_order():
         if levels[:1] != [1] or levels.count(1) != 1 or skipped:
             problems[str(path.relative_to(SITE))] = levels
     assert len(_pages()) > 10 and not problems, f"headings out of order (levels in page order): {problems}"
+
+
+def test_the_bibliography_lists_every_source_and_the_chapters_cite_into_it():
+    entries = len(re.findall(r"^@\w+\{", (ROOT / "book" / "references.bib").read_text(), flags=re.M))
+    sources = (SITE / "book" / "sources.html").read_text(encoding="utf-8")
+    assert entries > 10 and sources.count('class="citation"') == entries, "the sources page does not list every source"
+    citing = [name for name in _chapters() if "{cite" in (ROOT / f"{name}.md").read_text()]
+    assert len(citing) > 10
+    # where each citation leads is checked with the other internal links
+    silent = [name for name in citing if 'href="sources.html#' not in (SITE / f"{name}.html").read_text(encoding="utf-8")]
+    assert not silent, f"chapters whose citations do not link to the bibliography: {silent}"
