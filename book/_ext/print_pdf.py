@@ -5,10 +5,10 @@
 
 `make pdf` (and `make book`, where Chromium is installed) first builds the single page
 (``jupyter-book build --builder singlehtml``, from the execution cache, so no chapter runs
-again), then runs this. The PDF lands in the site, which links it from its first page. The page is served on loopback
-and every other host is unreachable for the browser, so the PDF is made offline, with the
-maths typeset by the MathJax the site itself serves. Chromium is Debian's (``make
-browser-deps``), driven by Playwright; LaTeX is not needed.
+again), then runs this. The PDF lands in the site, which links it from its first page. The
+page is served on loopback and every other host is unreachable for the browser, so the PDF
+is made offline, with the maths typeset by the MathJax the site itself serves. Chromium is
+Debian's (``make browser-deps``), driven by Playwright; LaTeX is not needed.
 
 Exits with an error naming the problem when Chromium is missing, the single page was not
 built, MathJax did not finish, or the page asked another host for anything.
