@@ -50,7 +50,7 @@ class Claim:
     chapter: str | None  # the chapter (book/<chapter>.md) that tests or discusses it
     section: str | None  # the heading of the section with the experiment; None if untested
     verdict: str  # one of VERDICTS
-    qualifier: str | None  # shown after the verdict word ("on MNIST-1D", "for overfitting")
+    qualifier: str | None  # shown after the verdict word ("on MNIST-1D", ": the formula is wrong")
     finding: str  # what the experiment showed, on what it depends, or why it is not tested
 
     @property
@@ -65,8 +65,12 @@ class Claim:
 
     @property
     def verdict_text(self) -> str:
-        """The verdict as the prose shows it: ``refuted``, ``confirmed on MNIST-1D``."""
-        return self.verdict if not self.qualifier else f"{self.verdict} {self.qualifier}"
+        """The verdict as the prose shows it: ``refuted``, ``confirmed on MNIST-1D``,
+        ``refuted: the formula is wrong`` (a qualifier may start with its own punctuation)."""
+        if not self.qualifier:
+            return self.verdict
+        joint = "" if self.qualifier[0] in ",:;" else " "
+        return f"{self.verdict}{joint}{self.qualifier}"
 
     def __repr__(self) -> str:
         return f"Claim({self.id!r}, {self.verdict_text!r})"

@@ -351,3 +351,29 @@ def plot_trajectories(
         ax.legend(fontsize="small")
     figure.tight_layout()
     return figure
+
+
+def plot_trials(
+    values: Mapping[str, Sequence[float]],
+    scores: Sequence[float],
+    log: Sequence[str] = (),
+    axes=None,
+    ylabel: str = "validation accuracy",
+    titles: Mapping[str, str] | None = None,
+):
+    """The trials of a search, one panel per hyperparameter: each trial's score against its
+    value of that hyperparameter (``log`` names the axes searched on a log scale). A
+    hyperparameter that matters shows a shape; one that does not, a cloud."""
+    names = list(values)
+    figure, axes = _axes(axes, len(names), width=3.4, height=3.0)
+    for ax, name in zip(axes, names):
+        if len(values[name]) != len(scores):
+            raise ValueError(f"{name!r} has {len(values[name])} values for {len(scores)} scores")
+        ax.scatter(values[name], scores, s=14, alpha=0.8)
+        ax.set(xlabel=name, xscale="log" if name in log else "linear")
+        if titles and name in titles:
+            ax.set_title(titles[name], fontsize="small")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(ylabel)
+    figure.tight_layout()
+    return figure

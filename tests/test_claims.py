@@ -36,6 +36,8 @@ def test_a_row_becomes_a_claim_with_its_label_and_verdict_text():
     assert found["dropout-trains-faster"].label == "claim-dropout-trains-faster"
     assert found["dropout-trains-faster"].verdict_text == "refuted"
     assert found["other"].verdict_text == "confirmed on MNIST-1D"
+    formula = read_ledger(ledger_text({**ROW, "qualifier": ": the formula is wrong"}))["dropout-trains-faster"]
+    assert formula.verdict_text == "refuted: the formula is wrong"
     assert found["other"].tested
 
 

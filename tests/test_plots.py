@@ -127,3 +127,16 @@ def test_plot_regression_draws_the_points_and_one_sorted_line_per_model():
     figure = plots.plot_regression(x, y, {"grid": grid ** 2}, at=grid)
     assert list(figure.axes[0].get_lines()[0].get_xdata()) == pytest.approx(grid.tolist())
     plt.close("all")
+
+
+def test_plot_trials_draws_one_panel_per_hyperparameter_with_its_scale():
+    scores = [0.2, 0.5, 0.4]
+    figure = plots.plot_trials({"lr": [1e-3, 1e-2, 1e-1], "momentum": [0.5, 0.9, 0.7]}, scores, log=["lr"],
+                               titles={"lr": "share 0.8"})
+    first, second = figure.axes
+    assert first.get_xscale() == "log" and second.get_xscale() == "linear"
+    assert first.get_title() == "share 0.8"
+    assert list(second.collections[0].get_offsets()[:, 1]) == scores
+    plt.close(figure)
+    with pytest.raises(ValueError, match="'lr' has 2 values for 3 scores"):
+        plots.plot_trials({"lr": [1e-3, 1e-2]}, scores)
