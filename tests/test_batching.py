@@ -31,8 +31,8 @@ def test_summing_instead_of_averaging_scales_signal_and_noise_alike():
     x, y = blobs()
     torch.manual_seed(0)
     model = nnlab.mlp(5, 3, width=16, depth=1).double()
-    mean = gradient_noise(model, x.double(), y, [8, 32], draws=100, seed=2)
-    summed = gradient_noise(model, x.double(), y, [8, 32], draws=100, seed=2, reduction="sum")
+    mean = gradient_noise(model, x.double(), y, [8, 32], draws=50, examples=16, seed=2)
+    summed = gradient_noise(model, x.double(), y, [8, 32], draws=50, examples=16, seed=2, reduction="sum")
     for m, s in zip(mean, summed):
         assert s.noise == pytest.approx(m.noise * m.batch_size**2, rel=1e-9)
         assert s.signal_to_noise == pytest.approx(m.signal_to_noise, rel=1e-9)
@@ -51,7 +51,7 @@ def test_a_batch_of_every_example_has_no_noise():
 
 def test_step_times_are_positive_and_grow_with_a_much_larger_batch():
     x, y = blobs(n=4096)
-    times = step_times(nnlab.mlp(5, 3, width=512, depth=2), x, y, [8, 4096], steps=5, rounds=3)
+    times = step_times(nnlab.mlp(5, 3, width=256, depth=2), x, y, [8, 4096], steps=3, rounds=2)
     assert list(times) == [8, 4096]
     assert 0 < times[8] < times[4096]
     with pytest.raises(ValueError, match="batch sizes must be ints"):

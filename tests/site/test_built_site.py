@@ -6,6 +6,7 @@ main test run leaves this folder out, as the site does not exist yet when it sta
 """
 from __future__ import annotations
 
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -56,8 +57,8 @@ def _parse(path: Path) -> Page:
 
 
 #: Pages of the site that teach no experiment: the exercises, the guides for students and
-#: instructors, the sources.
-NOT_CHAPTERS = ("book/exercises", "book/for_students", "book/for_instructors", "book/sources")
+#: instructors, the claims ledger, the sources.
+NOT_CHAPTERS = ("book/exercises", "book/for_students", "book/for_instructors", "book/claims_ledger", "book/sources")
 
 
 def _chapters() -> list[str]:
@@ -123,7 +124,8 @@ def _downloads(page: Path) -> list[Path]:
 
 
 #: The chapters the curriculum pairs with no assignment.
-CHAPTERS_WITHOUT_AN_EXERCISE = ("book/introduction", "book/losses_and_curves")
+CHAPTERS_WITHOUT_AN_EXERCISE = ("book/introduction", "book/losses_and_curves", "book/batch_size",
+                                "book/hyperparameter_search")
 
 
 @pytest.mark.parametrize("chapter", _chapters())
@@ -185,3 +187,26 @@ def test_the_bibliography_lists_every_source_and_the_chapters_cite_into_it():
     # where each citation leads is checked with the other internal links
     silent = [name for name in citing if 'href="sources.html#' not in (SITE / f"{name}.html").read_text(encoding="utf-8")]
     assert not silent, f"chapters whose citations do not link to the bibliography: {silent}"
+
+
+#: Sphinx prints straight quotes as typographic ones
+TYPOGRAPHIC_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'"})
+
+
+def test_the_claims_ledger_lists_every_claim_and_links_each_verdict_to_its_chapter():
+    from nnlab.claims import load_ledger
+
+    claims = load_ledger()
+    page = (SITE / "book" / "claims_ledger.html").read_text(encoding="utf-8")
+    body = page[page.index("<tbody>"):page.index("</tbody>")]
+    assert body.count("<tr") == len(claims), "the appendix does not have one row per claim"
+    links = set(_parse(SITE / "book" / "claims_ledger.html").links)
+    for claim in claims.values():
+        if claim.tested:
+            # the verdict shown in the chapter is the ledger's, at the target the appendix links
+            assert f"{claim.chapter}.html#{claim.label}" in links, f"the appendix does not link {claim.id}"
+            chapter = (SITE / "book" / f"{claim.chapter}.html").read_text(encoding="utf-8")
+            shown = re.search(rf'id="{re.escape(claim.label)}"><strong>Verdict: ([^<]*)\.</strong>', chapter)
+            assert shown, f"{claim.chapter}.html does not show the verdict of {claim.id}"
+            printed = html.unescape(shown.group(1)).translate(TYPOGRAPHIC_QUOTES)
+            assert printed == claim.verdict_text, (claim.id, printed, claim.verdict_text)
