@@ -14,6 +14,7 @@ asserts and the one the appendix lists are the same words.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -113,8 +114,10 @@ def _plain_quotes(text: str) -> str:
 
 
 def _escape(title: str) -> str:
-    # a ref's explicit title may not contain the angle brackets that delimit its target
-    return title.replace("<", "\\<").replace(">", "\\>")
+    # a ref's explicit title is plain text: a heading's roles (a citation) are left out, and
+    # the angle brackets that delimit the target are escaped
+    plain = re.sub(r"\{[^}]+\}`[^`]*`", "", title).replace("`", "")
+    return " ".join(plain.split()).replace("<", "\\<").replace(">", "\\>")
 
 
 class ClaimsLedgerDirective(SphinxDirective):
