@@ -50,7 +50,7 @@ def _bounded_activation(module: nn.Module) -> type[nn.Module] | None:
     """The last tanh or sigmoid inside ``module`` when it is its final nonlinearity."""
     last = None
     for sub in module.modules():
-        if isinstance(sub, (nn.Tanh, nn.Sigmoid, nn.ReLU, nn.GELU, nn.ELU, nn.LeakyReLU, nn.SiLU, nn.SELU)):
+        if isinstance(sub, (nn.Tanh, nn.Sigmoid, nn.ReLU, nn.GELU, nn.ELU, nn.LeakyReLU, nn.SiLU, nn.SELU, nn.PReLU, nn.RReLU)):
             last = type(sub)
     return last if last in (nn.Tanh, nn.Sigmoid) else None
 

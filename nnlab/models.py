@@ -21,6 +21,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "elu": nn.ELU,
     "selu": nn.SELU,
     "gelu": nn.GELU,
+    "prelu": nn.PReLU,  # one learned negative slope, initialized to 0.25 (He et al., 2015)
+    "rrelu": nn.RReLU,  # a random negative slope in [1/8, 1/3] while training, their mean in eval
     "silu": nn.SiLU,
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,

@@ -202,6 +202,38 @@ def plot_scores(
     return figure
 
 
+def plot_seed_scores(
+    scores: Mapping[str, Sequence[float]], ax=None, xlabel: str = "test accuracy", reference: float | None = None
+):
+    """One horizontal bar per setting at its mean over seeds, with each seed's score as a dot
+    and ± one standard deviation as an error bar, so a reader sees which gaps the seeds explain.
+
+    ``reference`` draws a dotted vertical line (chance, or a baseline's mean).
+    """
+    if not scores:
+        raise ValueError("scores is empty: give at least one setting")
+    for name, values in scores.items():
+        if len(values) == 0:
+            raise ValueError(f"setting {name!r} has no scores")
+    figure, (ax,) = _axes(ax, 1, width=6.0, height=0.38 * len(scores) + 1.0)
+    names = list(scores)
+    means = [float(np.mean(scores[name])) for name in names]
+    stds = [float(np.std(scores[name], ddof=1)) if len(scores[name]) > 1 else 0.0 for name in names]
+    ax.barh(range(len(names)), means, xerr=stds, color="tab:blue", alpha=0.6, capsize=3)
+    for row, name in enumerate(names):
+        ax.plot(list(scores[name]), [row] * len(scores[name]), "o", color="black", ms=3)
+        ax.text(means[row] + stds[row] + 0.005, row, f"{means[row]:.1%}", va="center", fontsize="small")
+    if reference is not None:
+        ax.axvline(reference, ls=":", color="gray")
+    ax.set_yticks(range(len(names)), names)
+    ax.invert_yaxis()
+    low = min(min(scores[name]) for name in names)
+    ax.set(xlabel=xlabel, xlim=(max(0.0, low - 0.1) if low > 0.2 else 0.0, min(1.05, max(means) + max(stds) + 0.08)))
+    ax.grid(axis="x", alpha=0.3)
+    figure.tight_layout()
+    return figure
+
+
 def plot_gradient_flow(norms: Mapping[str, float], ax=None, label: str | None = None):
     """Gradient norm per weight matrix, input side on the left (from
     :func:`nnlab.diagnostics.gradient_norms` with ``weights_only=True``).

@@ -28,9 +28,6 @@ logger = logging.getLogger(__name__)
 
 #: Chapters of the curriculum that are not written yet, by the stem the ledger gives them.
 PLANNED = {
-    "architecture": "Architecture decisions",
-    "batch_size": "Batch size and epochs",
-    "hyperparameter_search": "Hyperparameter search",
     "recipe": "The recipe, measured",
 }
 
