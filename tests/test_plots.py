@@ -140,3 +140,20 @@ def test_plot_trials_draws_one_panel_per_hyperparameter_with_its_scale():
     plt.close(figure)
     with pytest.raises(ValueError, match="'lr' has 2 values for 3 scores"):
         plots.plot_trials({"lr": [1e-3, 1e-2]}, scores)
+
+
+def test_plot_seed_scores_draws_each_mean_with_its_seeds_and_spread():
+    scores = {"ReLU": [0.6, 0.7, 0.65], "sigmoid": [0.3, 0.32, 0.31]}
+    figure = plots.plot_seed_scores(scores, reference=0.1)
+    ax = figure.axes[0]
+    bars = [patch for patch in ax.patches]
+    assert [bar.get_width() for bar in bars] == pytest.approx([0.65, 0.31])
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [list(line.get_xdata()) for line in dots] == [scores["ReLU"], scores["sigmoid"]]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["ReLU", "sigmoid"]
+    assert any(list(line.get_xdata()) == [0.1, 0.1] for line in ax.get_lines())  # the reference line
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_seed_scores({})
+    with pytest.raises(ValueError, match="'tanh' has no scores"):
+        plots.plot_seed_scores({"tanh": []})
+    plt.close("all")
