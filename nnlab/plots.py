@@ -227,8 +227,11 @@ def plot_seed_scores(
         ax.axvline(reference, ls=":", color="gray")
     ax.set_yticks(range(len(names)), names)
     ax.invert_yaxis()
-    low = min(min(scores[name]) for name in names)
-    ax.set(xlabel=xlabel, xlim=(max(0.0, low - 0.1) if low > 0.2 else 0.0, min(1.05, max(means) + max(stds) + 0.08)))
+    lowest = min(min(scores[name]) for name in names)
+    # close scores need a zoomed axis; the label then says the bars do not start at zero
+    left = round(lowest - 0.1, 2) if lowest > 0.2 else 0.0
+    ax.set(xlabel=xlabel if left == 0 else f"{xlabel} (axis from {left:g})",
+           xlim=(left, min(1.05, max(means) + max(stds) + 0.08)))
     ax.grid(axis="x", alpha=0.3)
     figure.tight_layout()
     return figure

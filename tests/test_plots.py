@@ -157,3 +157,12 @@ def test_plot_seed_scores_draws_each_mean_with_its_seeds_and_spread():
     with pytest.raises(ValueError, match="'tanh' has no scores"):
         plots.plot_seed_scores({"tanh": []})
     plt.close("all")
+
+
+def test_plot_seed_scores_says_when_its_axis_does_not_start_at_zero():
+    zoomed = plots.plot_seed_scores({"a": [0.6, 0.62], "b": [0.65, 0.66]})
+    assert zoomed.axes[0].get_xlim()[0] == pytest.approx(0.5)
+    assert zoomed.axes[0].get_xlabel() == "test accuracy (axis from 0.5)"
+    full = plots.plot_seed_scores({"a": [0.1, 0.12], "b": [0.65, 0.66]})
+    assert full.axes[0].get_xlim()[0] == 0 and full.axes[0].get_xlabel() == "test accuracy"
+    plt.close("all")
