@@ -15,21 +15,24 @@ import torch
 
 def shift_scale_noise(x: torch.Tensor, generator: torch.Generator, max_shift: int = 3, scale: float = 0.1,
                       noise: float = 0.1) -> torch.Tensor:
-    """Augment a batch of signals ``x: (N, L)`` (a new tensor).
+    """Augment a batch of signals ``x``: ``(N, L)``, or ``(N, C, L)`` for a CNN (a new tensor).
 
     Each signal is rolled circularly by a shift drawn uniformly from ``-max_shift..max_shift``
-    samples, multiplied by a factor drawn uniformly from ``[1 - scale, 1 + scale]``, and
-    given independent Gaussian noise of standard deviation ``noise``.
+    samples (all channels of a signal by the same shift), multiplied by a factor drawn
+    uniformly from ``[1 - scale, 1 + scale]``, and given independent Gaussian noise of
+    standard deviation ``noise``. A batch ``(N, 1, L)`` gets exactly what ``(N, L)`` would.
     """
-    if x.dim() != 2:
-        raise ValueError(f"x must be a batch of 1-D signals (N, L), got shape {tuple(x.shape)}")
+    if x.dim() not in (2, 3):
+        raise ValueError(f"x must be a batch of 1-D signals (N, L) or (N, C, L), got shape {tuple(x.shape)}")
     if max_shift < 0 or not 0 <= scale < 1 or noise < 0:
         raise ValueError(f"need max_shift >= 0, 0 <= scale < 1 and noise >= 0; got {max_shift}, {scale}, {noise}")
-    n, length = x.shape
+    n, length = x.shape[0], x.shape[-1]
     shifts = torch.randint(-max_shift, max_shift + 1, (n,), generator=generator)
     index = (torch.arange(length).unsqueeze(0) - shifts.unsqueeze(1)) % length  # torch.roll, one shift per row
     factors = 1 + scale * (2 * torch.rand(n, 1, generator=generator, dtype=x.dtype) - 1)
-    return x.gather(1, index.to(x.device)) * factors.to(x.device) + noise * torch.randn(
+    if x.dim() == 3:
+        index, factors = index.unsqueeze(1).expand(-1, x.shape[1], -1), factors.unsqueeze(1)
+    return x.gather(-1, index.to(x.device)) * factors.to(x.device) + noise * torch.randn(
         x.shape, generator=generator, dtype=x.dtype).to(x.device)
 
 
@@ -51,3 +54,23 @@ class Augmented:
 
     def __repr__(self) -> str:
         return f"Augmented({self.loader!r}, {self.options})"
+
+
+@torch.no_grad()
+def predict_shifted(model: torch.nn.Module, x: torch.Tensor, max_shift: int = 2) -> torch.Tensor:
+    """Class probabilities averaged over circular shifts of the inputs by ``-max_shift..max_shift``.
+
+    Test-time augmentation: the model sees each signal at ``2 max_shift + 1`` positions and the
+    softmax outputs are averaged, which smooths over a network that is not quite
+    shift-invariant. ``max_shift=0`` is the plain prediction. The model is evaluated in eval
+    mode and left in the mode it was in.
+    """
+    if not isinstance(max_shift, int) or isinstance(max_shift, bool) or max_shift < 0:
+        raise ValueError(f"max_shift must be an int >= 0, got {max_shift!r}")
+    was_training = model.training
+    model.eval()
+    try:
+        shifts = range(-max_shift, max_shift + 1)
+        return sum(torch.softmax(model(torch.roll(x, shift, dims=-1)), dim=1) for shift in shifts) / len(shifts)
+    finally:
+        model.train(was_training)

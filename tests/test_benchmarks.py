@@ -19,11 +19,12 @@ def _run(script: str, *args: str) -> list[dict]:
 
 @pytest.mark.slow
 def test_train_mnist1d_prints_its_summary_last():
-    lines = _run("train_mnist1d.py", "--tiny", "--models", "mlp", "cnn")
+    lines = _run("train_mnist1d.py", "--tiny", "--models", "logistic", "cnn-recipe")
     last = lines[-1]
     assert {"model", "test_accuracy", "seeds", "seconds"} <= set(last)
     assert last["model"].startswith("CNN") and last["seeds"] == 1
     assert 0.1 < last["test_accuracy"] <= 1  # one epoch already beats chance
+    assert [line["model"] for line in lines if "parameters" in line] == ["logistic regression", last["model"]]
 
 
 @pytest.mark.slow
