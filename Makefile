@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade collect publish sandbox-deps browser-deps clean
+.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade collect publish sandbox-deps browser-deps postgres-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -71,7 +71,7 @@ test-fast: test-unit
 test-book: book-force
 
 # --durations: every run says where its time went (the whole suite must stay under 45 minutes)
-test: env sandbox-deps browser-deps
+test: env sandbox-deps browser-deps postgres-deps
 	$(BIN)/python -m pytest -q --durations=25
 	$(MAKE) --no-print-directory test-book
 	@echo "make test: all checks passed"
@@ -119,6 +119,18 @@ sandbox-deps:
 
 # The built site's browser tests (tests/site/test_browser.py) drive Debian's Chromium; without
 # it they are skipped with a message.
+# Debian's PostgreSQL, for the tests of the gradebook on a PostgreSQL server (tests/grader/test_postgres.py
+# starts its own server on loopback and stops it; nothing else runs it)
+postgres-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; } || \
+	      echo "note: PostgreSQL could not be installed: the PostgreSQL gradebook tests will be skipped"; \
+	  else \
+	    echo "note: PostgreSQL is not installed (sudo apt-get install postgresql): its gradebook tests will be skipped"; \
+	  fi; \
+	fi
+
 browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

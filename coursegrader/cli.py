@@ -33,7 +33,7 @@ from pathlib import Path
 from coursegrader.contracts import Outcome
 from coursegrader.sandbox import SandboxUnavailable
 from coursegrader.course_config import ConfigurationError, check_isolation
-from coursegrader.gradebook import export_grades
+from coursegrader.gradebook import export_grades, register_students
 from coursegrader.pool import autograde_all
 from coursegrader.releasing import collect, prepare_lab, release, submissions
 from coursegrader.report import write_report
@@ -60,6 +60,7 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
     for student, assignment, what in collect(course):
         print(f"{what}: {student}/{assignment}")
     pairs, outcomes = submissions(course, names)
+    register_students(course, [student for student, _ in pairs])  # before the workers race to add them
     outcomes = list(outcomes) + autograde_all(course, pairs, timeout, jobs)
     export_grades(course)
     report = write_report(course, names, outcomes)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from coursegrader import contracts
@@ -39,6 +40,28 @@ def is_registered(course: Path, assignment: str) -> bool:
     except MissingEntry:
         return False
     return True
+
+
+def register_students(course: Path, students: Iterable[str]) -> list[str]:
+    """Add to the gradebook the students it does not know yet; returns those added.
+
+    nbgrader's autograde registers the student it grades by looking them up and adding them
+    when missing. Two workers grading two assignments of the same new student at once can
+    both miss and both add, and the second add fails on the unique key (seen on PostgreSQL,
+    where graders really do write in parallel). Registering every student once, before the
+    workers start, leaves the workers only lookups.
+    """
+    from nbgrader.api import MissingEntry
+
+    added = []
+    with open_gradebook(course) as gradebook:
+        for student in sorted(set(students)):
+            try:
+                gradebook.find_student(student)
+            except MissingEntry:
+                gradebook.add_student(student)
+                added.append(student)
+    return added
 
 
 def cell_scores(course: Path, assignment: str) -> dict[str, dict[str, float]]:
