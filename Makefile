@@ -117,8 +117,6 @@ sandbox-deps:
 	  fi; \
 	fi
 
-# The built site's browser tests (tests/site/test_browser.py) drive Debian's Chromium; without
-# it they are skipped with a message.
 # Debian's PostgreSQL, for the tests of the gradebook on a PostgreSQL server (tests/grader/test_postgres.py
 # starts its own server on loopback and stops it; nothing else runs it)
 postgres-deps:
@@ -131,6 +129,8 @@ postgres-deps:
 	  fi; \
 	fi
 
+# The built site's browser tests (tests/site/test_browser.py) drive Debian's Chromium; without
+# it they are skipped with a message.
 browser-deps:
 	@if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from nnlab.models import MLPBlock, _check_choice, _check_dropout, _check_int, initialize_, make_activation
+from nnlab.models import MLPBlock, _check_choice, _check_dropout, _check_int, initialize_, make_activation, mlp
 
 CONNECTIONS = ("plain", "residual", "highway")
 
@@ -125,8 +125,8 @@ def deep_mlp(
 ) -> nn.Sequential:
     """``depth`` hidden layers of ``width`` units joined by ``connection``.
 
-    * ``"plain"``: :func:`nnlab.mlp`'s stack;
-    * ``"residual"``: every hidden layer after the first returns ``x + layer(x)``;
+    * ``"plain"`` and ``"residual"``: :func:`nnlab.mlp` (with ``residual=True``, every hidden
+      layer after the first returns ``x + layer(x)``);
     * ``"highway"``: every hidden layer after the first is a :class:`HighwayBlock`
       (which has twice the weights of a plain layer of the same width: its gate).
 
@@ -137,12 +137,10 @@ def deep_mlp(
     _check_int("depth", depth)
     _check_int("width", width)
     _check_choice("connection", connection, CONNECTIONS)
+    if connection != "highway":
+        return mlp(in_features, out_features, width, depth, activation, residual=connection == "residual", init=init)
     blocks: list[nn.Module] = [MLPBlock(in_features, width, activation)]
-    for _ in range(depth - 1):
-        if connection == "highway":
-            blocks.append(HighwayBlock(width, activation))
-        else:
-            blocks.append(MLPBlock(width, width, activation, residual=connection == "residual"))
+    blocks += [HighwayBlock(width, activation) for _ in range(depth - 1)]
     model = initialize_(nn.Sequential(*blocks, nn.Linear(width, out_features)), init)
     for block in model:
         if isinstance(block, HighwayBlock):
