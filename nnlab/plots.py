@@ -237,6 +237,67 @@ def plot_seed_scores(
     return figure
 
 
+def plot_error_ladder(scores: Mapping[str, Sequence[float]], references: Mapping[str, float] | None = None,
+                      ax=None):
+    """Test *error* (1 − accuracy, in %) of each rung of a ladder on a logarithmic axis, one
+    row per setting: each seed's error as a dot, the mean as a bar. On a log axis, cutting
+    the error from 20 % to 2 % looks as big as from 2 % to 0.2 %, which is how hard each
+    step is.
+
+    ``references`` draws a labelled dotted vertical line at each given *accuracy* (a paper's
+    baseline, a goal).
+    """
+    if not scores:
+        raise ValueError("scores is empty: give at least one setting")
+    for name, values in scores.items():
+        if len(values) == 0:
+            raise ValueError(f"setting {name!r} has no scores")
+        if not all(0 <= v <= 1 for v in values):
+            raise ValueError(f"setting {name!r} has an accuracy outside [0, 1]: {list(values)}")
+    names = list(scores)
+    errors = {name: [100 * (1 - float(v)) for v in scores[name]] for name in names}
+    # a perfect seed has no place on a log axis: draw it at the floor
+    floor = min([e for values in errors.values() for e in values if e > 0] + [1.0]) / 2
+    figure, (ax,) = _axes(ax, 1, width=6.5, height=0.38 * len(names) + 1.2)
+    means = [max(float(np.mean(errors[name])), floor) for name in names]
+    ax.barh(range(len(names)), means, color="tab:red", alpha=0.35)
+    for row, name in enumerate(names):
+        ax.plot([max(e, floor) for e in errors[name]], [row] * len(errors[name]), "o", color="black", ms=3)
+        ax.text(means[row] * 1.08, row, f"{means[row]:.2g} %", va="center", fontsize="small")
+    for label, accuracy in (references or {}).items():
+        error = 100 * (1 - accuracy)
+        ax.axvline(error, ls=":", color="gray")
+        ax.text(error, -0.7, label, rotation=90, va="bottom", ha="right", fontsize="x-small", color="gray")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_ylim(len(names) - 0.5, -0.8 - 0.6 * bool(references))
+    ax.set_xscale("log")
+    ax.set(xlabel="test error (%, log scale)", xlim=(floor, 100))
+    ax.grid(axis="x", alpha=0.3, which="both")
+    figure.tight_layout()
+    return figure
+
+
+def plot_mistakes(x: torch.Tensor, labels: torch.Tensor, predicted: torch.Tensor, t: np.ndarray | None = None,
+                  axes=None):
+    """One panel per misclassified signal, titled "label → predicted"; ``x`` is ``(N, L)`` or
+    ``(N, 1, L)``. The signal is drawn as MNIST-1D draws it: time runs down the vertical axis."""
+    if len(x) == 0:
+        raise ValueError("no signals to draw")
+    if not len(x) == len(labels) == len(predicted):
+        raise ValueError(f"need one label and one prediction per signal, got {len(x)}, {len(labels)}, "
+                         f"{len(predicted)}")
+    x = x.reshape(len(x), -1).cpu().numpy()
+    figure, ax = _axes(axes, len(x), width=1.3, height=2.4)
+    t = np.arange(x.shape[1]) if t is None else t
+    for panel, signal, label, guess in zip(ax, x, labels.tolist(), predicted.tolist()):
+        panel.plot(signal, t, lw=1.2, color="tab:red")
+        panel.set_title(f"{label} \u2192 {guess}")
+        panel.set_xticks([])
+        panel.set_yticks([])
+    figure.tight_layout()
+    return figure
+
+
 def plot_gradient_flow(norms: Mapping[str, float], ax=None, label: str | None = None):
     """Gradient norm per weight matrix, input side on the left (from
     :func:`nnlab.diagnostics.gradient_norms` with ``weights_only=True``).

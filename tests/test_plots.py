@@ -166,3 +166,41 @@ def test_plot_seed_scores_says_when_its_axis_does_not_start_at_zero():
     full = plots.plot_seed_scores({"a": [0.1, 0.12], "b": [0.65, 0.66]})
     assert full.axes[0].get_xlim()[0] == 0 and full.axes[0].get_xlabel() == "test accuracy"
     plt.close("all")
+
+
+def test_plot_error_ladder_draws_each_rungs_error_on_a_log_axis():
+    scores = {"logistic": [0.32, 0.33, 0.31], "CNN": [0.98, 0.99, 0.97], "ensemble": [0.99]}
+    figure = plots.plot_error_ladder(scores, references={"goal": 0.995})
+    ax = figure.axes[0]
+    assert ax.get_xscale() == "log"
+    # bars at the mean error in percent, one dot per seed
+    assert [bar.get_width() for bar in ax.patches] == pytest.approx([68.0, 2.0, 1.0])
+    dots = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    assert [list(line.get_xdata()) for line in dots][1] == pytest.approx([2.0, 1.0, 3.0])
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(scores)
+    goal = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(goal) == 1 and list(goal[0].get_xdata()) == pytest.approx([0.5, 0.5])
+    # a perfect seed stays on the axis, at its floor
+    perfect = plots.plot_error_ladder({"a": [1.0, 0.99]})
+    assert min(perfect.axes[0].get_lines()[0].get_xdata()) == pytest.approx(perfect.axes[0].get_xlim()[0])
+    with pytest.raises(ValueError, match="empty"):
+        plots.plot_error_ladder({})
+    with pytest.raises(ValueError, match="'b' has no scores"):
+        plots.plot_error_ladder({"b": []})
+    with pytest.raises(ValueError, match="outside"):
+        plots.plot_error_ladder({"c": [1.5]})
+    plt.close("all")
+
+
+def test_plot_mistakes_titles_each_signal_with_its_label_and_the_guess():
+    s = data.load_mnist1d()
+    figure = plots.plot_mistakes(s.x_test[:3].unsqueeze(1), s.y_test[:3], torch.tensor([9, 8, 7]),
+                                 t=data.mnist1d_time_axis())
+    assert [ax.get_title() for ax in figure.axes] == [f"{int(label)} \u2192 {guess}"
+                                                      for label, guess in zip(s.y_test[:3], [9, 8, 7])]
+    assert all(len(ax.lines) == 1 for ax in figure.axes)
+    with pytest.raises(ValueError, match="one label and one prediction per signal"):
+        plots.plot_mistakes(s.x_test[:3], s.y_test[:2], torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="no signals"):
+        plots.plot_mistakes(s.x_test[:0], s.y_test[:0], torch.tensor([], dtype=torch.long))
+    plt.close("all")

@@ -125,7 +125,7 @@ def _downloads(page: Path) -> list[Path]:
 
 #: The chapters the curriculum pairs with no assignment.
 CHAPTERS_WITHOUT_AN_EXERCISE = ("book/introduction", "book/losses_and_curves", "book/batch_size",
-                                "book/hyperparameter_search", "book/architecture")
+                                "book/hyperparameter_search", "book/architecture", "book/recipe")
 
 
 @pytest.mark.parametrize("chapter", _chapters())
