@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade collect publish sandbox-deps browser-deps postgres-deps clean
+.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade grading-scheduler grading-worker collect publish sandbox-deps browser-deps postgres-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -19,6 +19,7 @@ help:
 	@echo "make notebooks   rewrite exercises/source/*/*.ipynb from their scripts in exercises/authoring/"
 	@echo "make release     generate exercises/release/ from exercises/source/"
 	@echo "make grade       collect from the local exchange, autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
+	@echo "                 SCHEDULER=tcp://host:8786: on a Dask cluster (make grading-scheduler, make grading-worker), into PostgreSQL"
 	@echo "make collect     bring what students submitted through the local exchange into exercises/submitted/"
 	@echo "make pdf         the whole book as one PDF, _build/html/book.pdf (after make book; needs Chromium: make browser-deps)"
 	@echo "make publish     put the built site (_build/html) on the gh-pages branch of PUBLISH_REMOTE (default origin) for GitHub Pages"
@@ -154,7 +155,17 @@ publish:
 JOBS ?= 1
 
 grade: env sandbox-deps
-	$(COURSE) grade --jobs $(JOBS)
+	$(COURSE) grade --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+
+# A class graded on several machines (README, "Grading on several machines"): the scheduler on
+# one machine, `make grading-worker SCHEDULER=tcp://host:8786 JOBS=N` on each grading machine,
+# then `make grade SCHEDULER=tcp://host:8786` on the instructor's, with NNLAB_GRADEBOOK_URL set
+# to a PostgreSQL gradebook every machine reaches.
+grading-scheduler: env
+	$(BIN)/dask scheduler --port 8786
+grading-worker: env sandbox-deps
+	@test -n "$(SCHEDULER)" || { echo "usage: make grading-worker SCHEDULER=tcp://host:8786 [JOBS=N]"; exit 2; }
+	$(BIN)/dask worker $(SCHEDULER) --nthreads 1 --nworkers $(JOBS)
 
 # What students submitted through the local exchange of `make lab`, into exercises/submitted/
 # (`make grade` does it first too); a submission placed there by hand is never replaced.

@@ -1,7 +1,7 @@
 """The instructor's cycle: release the assignments, grade a class, report on it.
 
     python -m coursegrader release [--course exercises]
-    python -m coursegrader grade   [--course exercises] [--jobs N] [--timeout SECONDS]
+    python -m coursegrader grade   [--course exercises] [--jobs N | --scheduler tcp://HOST:8786] [--timeout SECONDS]
     python -m coursegrader lab     [--course exercises] [--workspace student]
     python -m coursegrader collect [--course exercises]
 
@@ -33,7 +33,8 @@ from pathlib import Path
 from coursegrader.contracts import Outcome
 from coursegrader.sandbox import SandboxUnavailable
 from coursegrader.course_config import ConfigurationError, check_isolation
-from coursegrader.gradebook import export_grades, register_students
+from coursegrader.distributed import ClusterError, autograde_on_cluster
+from coursegrader.gradebook import export_grades, gradebook_url, register_students
 from coursegrader.pool import autograde_all
 from coursegrader.releasing import collect, prepare_lab, release, submissions
 from coursegrader.report import write_report
@@ -44,14 +45,21 @@ def default_course() -> Path:
     return Path(__file__).resolve().parents[1] / "exercises"
 
 
-def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]:
+def grade(course: Path, timeout: float = 1800.0, jobs: int = 1, scheduler: str | None = None) -> list[Outcome]:
     """Autograde every submission, generate feedback, export grades, write the report.
 
     ``jobs`` workers grade at once (see :func:`coursegrader.pool.autograde_all`); they take
-    turns writing to the gradebook (SQLite's lock, or PostgreSQL's transactions).
+    turns writing to the gradebook (SQLite's lock, or PostgreSQL's transactions). With
+    ``scheduler`` (a Dask scheduler's address), the workers of that cluster grade instead
+    (:mod:`coursegrader.distributed`), into a PostgreSQL gradebook they all reach.
     """
     if not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    url = gradebook_url(course)
+    if scheduler and not url.startswith("postgresql"):
+        raise ConfigurationError(
+            "grading on a cluster needs a gradebook every grading machine can write to: set "
+            f"NNLAB_GRADEBOOK_URL=postgresql://... (the gradebook is now {url})")
     check_isolation(course)
     from nnlab.data import prepare_cache
 
@@ -61,7 +69,11 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1) -> list[Outcome]
         print(f"{what}: {student}/{assignment}")
     pairs, outcomes = submissions(course, names)
     register_students(course, [student for student, _ in pairs])  # before the workers race to add them
-    outcomes = list(outcomes) + autograde_all(course, pairs, timeout, jobs)
+    if scheduler:
+        graded = autograde_on_cluster(course, pairs, timeout, scheduler, url)
+    else:
+        graded = autograde_all(course, pairs, timeout, jobs)
+    outcomes = list(outcomes) + graded
     export_grades(course)
     report = write_report(course, names, outcomes)
     print(f"grades: {course / 'grades.csv'}\nreport: {report}")
@@ -74,6 +86,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    parser.add_argument("--scheduler", default=None,
+                        help="grade on a Dask cluster: its scheduler's address, e.g. tcp://host:8786 "
+                             "(needs a PostgreSQL gradebook, NNLAB_GRADEBOOK_URL)")
     parser.add_argument("--workspace", type=Path, default=default_course().parent / "student",
                         help="the student workspace prepared by 'lab'")
     args = parser.parse_args(argv)
@@ -91,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for student, assignment, what in collect(course):
                 print(f"{what}: {student}/{assignment}")
         else:
-            grade(course, args.timeout, args.jobs)
-    except (ConfigurationError, SandboxUnavailable) as error:
+            grade(course, args.timeout, args.jobs, args.scheduler)
+    except (ConfigurationError, SandboxUnavailable, ClusterError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

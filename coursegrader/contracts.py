@@ -145,6 +145,7 @@ class Outcome:
     detail: str = ""  # what went wrong, for the report
     timed_out_cells: int = 0  # cells interrupted after the per-cell timeout
     overruled: str = ""  # test cells that passed in the notebook but failed the independent check
+    retried: str = ""  # graded on a cluster in more than one attempt: how many, and why (coursegrader.distributed)
 
 
 # --------------------------------------------------------------------------- grader -> fresh run

@@ -55,6 +55,14 @@ def write_report(course: Path, names: Sequence[str], outcomes: Sequence[Outcome]
         parts.append("</table>")
     else:
         parts.append("<p>None: every submission was graded without a timeout, a crash or a test the independent check overruled.</p>")
+    retried = [o for o in outcomes if o.retried]
+    if retried:
+        # graded once in the gradebook all the same: a retry regrades the same submission in place
+        parts.append("<h2>Submissions graded in more than one attempt</h2><table><tr><th>student</th>"
+                     "<th>assignment</th><th>attempts</th></tr>")
+        parts.extend(f"<tr><td>{html.escape(o.student)}</td><td>{html.escape(o.assignment)}</td>"
+                     f"<td>{html.escape(o.retried)}</td></tr>" for o in retried)
+        parts.append("</table>")
     for name in names:
         parts.append(f"<h2>{html.escape(name)}</h2>")
         per_cell = cell_scores(course, name)
