@@ -45,3 +45,12 @@ def test_book_seeds_runs_a_chapter_on_shifted_seeds():
     lines = _run("book_seeds.py", "--chapters", "initialization", "--offsets", "1")
     assert lines[0]["chapter"] == "initialization" and lines[0]["offset"] == 1 and "held" in lines[0]
     assert lines[-1]["runs"] == 1 and lines[-1]["held"] + lines[-1]["failed"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")), reason="PostgreSQL is not installed")
+def test_grade_cluster_prints_a_rate_per_worker_count_and_the_same_grades():
+    last = _run("grade_cluster.py", "--tiny")[-1]
+    assert set(last["notebooks_per_minute"]) == {"local", "1 workers", "2 workers"}
+    assert all(rate > 0 for rate in last["notebooks_per_minute"].values())
+    assert last["same_grades"] is True  # the cluster gives the grades local grading gives
