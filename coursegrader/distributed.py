@@ -13,12 +13,13 @@ feedback), which the instructor's machine writes into the course folder.
 
 The scores go straight into the gradebook from the worker, through nbgrader's own autograde,
 so the gradebook must be one every machine reaches: PostgreSQL (``NNLAB_GRADEBOOK_URL``). A
-worker grades in a fresh scratch course with the same sandbox and independent check as local
-grading (:func:`coursegrader.pool.autograde_one`), and removes it after.
+worker grades with the same sandbox and independent check as local grading
+(:func:`coursegrader.pool.grade_with`).
 
 Faults: a worker that dies or disappears while grading loses only its attempt; the
-scheduler gives the task to another worker (Dask's ``allowed-failures``, 3 by default, then
-the submission is reported as crashed). nbgrader's autograde updates a submission's rows in
+scheduler gives the task to another worker (up to Dask's ``allowed-failures``, 3 by default;
+a submission whose workers keep dying is then reported as crashed). Dask workers exit when
+their scheduler goes away; run them under a supervisor that restarts them. nbgrader's autograde updates a submission's rows in
 place, so a submission graded twice is in the gradebook once. If the scheduler itself goes
 away, the instructor's side waits for it to come back and submits again what had not come
 back. Every attempt is logged on the scheduler; the report names the submissions that took
@@ -26,6 +27,7 @@ more than one.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -101,40 +103,87 @@ def bundle(course: Path, student: str, assignment: str, timeout: float, gradeboo
                       timeout)
 
 
+class ScratchCourse:
+    """A course folder of this worker process, kept from one submission to the next with one
+    nbgrader worker loaded in it (:class:`coursegrader.pool.WorkerProcess`): loading nbgrader
+    and torch costs seconds, which a fresh course per submission would pay every time. It holds
+    the course's configuration and probe secret; each submission's files are removed after it."""
+
+    def __init__(self, submission: Submission) -> None:
+        from coursegrader.pool import WorkerProcess
+
+        self.key = (submission.config, submission.secret_path, submission.secret, submission.gradebook_url)
+        self.root = Path(tempfile.mkdtemp(prefix="coursegrader-"))
+        self.course = self.root / "course"
+        self.course.mkdir()
+        (self.course / "nbgrader_config.py").write_text(submission.config)
+        secret = self.course / _safe_relative(submission.secret_path)
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        secret.write_text(submission.secret)
+        secret.chmod(0o600)
+        # the gradebook every machine shares: the worker's nbgrader reads it from its environment
+        os.environ["NNLAB_GRADEBOOK_URL"] = submission.gradebook_url
+        self.worker: WorkerProcess | None = WorkerProcess(self.course, jobs=1)
+
+    def grade(self, submission: Submission) -> Graded:
+        from coursegrader.pool import WorkerProcess, grade_with
+
+        written = []
+        try:
+            for relative, content in submission.files.items():
+                path = self.course / _safe_relative(relative)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+                written.append(path)
+            self.worker = self.worker or WorkerProcess(self.course, jobs=1)
+            outcome = grade_with(self.worker, self.course, submission.student, submission.assignment,
+                                 submission.timeout)
+            if outcome.status != "graded":
+                self.worker.stop()  # a fresh nbgrader for the next submission: nothing carries over
+                self.worker = None
+            files = {}
+            for kind in ("autograded", "feedback"):
+                files.update(_read_tree(self.course, self.course / kind / submission.student / submission.assignment))
+            return Graded(outcome, socket.gethostname(), files)
+        finally:
+            # nothing of this submission stays for the next one
+            for path in written:
+                path.unlink(missing_ok=True)
+            for kind in ("submitted", "autograded", "feedback"):
+                shutil.rmtree(self.course / kind / submission.student / submission.assignment, ignore_errors=True)
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_scratch = threading.local()  # one scratch course per worker thread (a Dask worker runs --nthreads of them)
+
+
 def grade_remotely(submission: Submission) -> Graded:
     """Grade one submission on this worker (the function the scheduler runs)."""
-    from coursegrader.pool import autograde_one
     from nnlab.data import prepare_cache
 
-    host = socket.gethostname()
     try:
         from distributed import get_worker
 
         worker = get_worker()
         worker.log_event(ATTEMPTS, {"student": submission.student, "assignment": submission.assignment,
-                                    "host": host, "worker": worker.address})
+                                    "host": socket.gethostname(), "worker": worker.address})
     except ValueError:
-        pass  # called outside a Dask worker (tests, a local dry run): nothing to log
+        pass  # called outside a Dask worker (a local dry run): nothing to log
     prepare_cache()  # sandboxed notebooks read the datasets from this machine's cache
-    # the gradebook every machine shares; the scratch course's configuration reads it from here
-    os.environ["NNLAB_GRADEBOOK_URL"] = submission.gradebook_url
-    with tempfile.TemporaryDirectory(prefix="coursegrader-") as scratch:
-        course = Path(scratch) / "course"
-        course.mkdir()
-        (course / "nbgrader_config.py").write_text(submission.config)
-        secret = course / _safe_relative(submission.secret_path)
-        secret.parent.mkdir(parents=True, exist_ok=True)
-        secret.write_text(submission.secret)
-        secret.chmod(0o600)
-        for relative, content in submission.files.items():
-            path = course / _safe_relative(relative)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        outcome = autograde_one(course, submission.student, submission.assignment, submission.timeout)
-        files = {}
-        for kind in ("autograded", "feedback"):
-            files.update(_read_tree(course, course / kind / submission.student / submission.assignment))
-    return Graded(outcome, host, files)
+    scratch: ScratchCourse | None = getattr(_scratch, "course", None)
+    if scratch is not None and scratch.key != (submission.config, submission.secret_path, submission.secret,
+                                               submission.gradebook_url):
+        scratch.close()  # another course, or the same one with a new configuration: start afresh
+        scratch = None
+    if scratch is None:
+        scratch = _scratch.course = ScratchCourse(submission)
+        atexit.register(scratch.close)
+    return scratch.grade(submission)
 
 
 def write_back(course: Path, graded: Graded) -> None:

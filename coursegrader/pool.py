@@ -105,6 +105,24 @@ def _print(outcome: Outcome) -> None:
     print(f"{outcome.status:>9}  {outcome.student}/{outcome.assignment}  {outcome.seconds:.1f} s{note}", flush=True)
 
 
+def grade_with(worker: WorkerProcess, course: Path, student: str, assignment: str, timeout: float) -> Outcome:
+    """Autograde one submission (and write its feedback) on ``worker``. Whoever owns the worker
+    stops it unless the outcome is "graded": after a timeout or a crash nothing may carry over."""
+    start = time.perf_counter()
+    answer = worker.grade(student, assignment, timeout)
+    seconds = time.perf_counter() - start
+    graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if answer is None:
+        return Outcome(student, assignment, "timed out", seconds,
+                       f"grading took longer than {timeout:.0f} s and was stopped")
+    if answer.success and graded.is_file():
+        if not answer.feedback:
+            print(f"warning: no feedback for {student}/{assignment}:\n{answer.log[-2000:]}", file=sys.stderr)
+        return Outcome(student, assignment, "graded", seconds, timed_out_cells=count_timeouts(graded),
+                       overruled=overruled(graded))
+    return Outcome(student, assignment, "crashed", seconds, crash_reason(answer.log + "\n" + worker.log_tail()))
+
+
 def autograde_all(course: Path, pairs: Sequence[tuple[str, str]], timeout: float, jobs: int) -> list[Outcome]:
     """Autograde ``(student, assignment)`` submissions and write their feedback, ``jobs`` at once."""
     if not pairs:
@@ -122,21 +140,7 @@ def autograde_all(course: Path, pairs: Sequence[tuple[str, str]], timeout: float
                         return
                     student, assignment = queue.pop(0)
                 worker = worker or WorkerProcess(course, jobs)
-                start = time.perf_counter()
-                answer = worker.grade(student, assignment, timeout)
-                seconds = time.perf_counter() - start
-                graded = course / "autograded" / student / assignment / f"{assignment}.ipynb"
-                if answer is None:
-                    outcome = Outcome(student, assignment, "timed out", seconds,
-                                      f"grading took longer than {timeout:.0f} s and was stopped")
-                elif answer.success and graded.is_file():
-                    outcome = Outcome(student, assignment, "graded", seconds, timed_out_cells=count_timeouts(graded),
-                                      overruled=overruled(graded))
-                    if not answer.feedback:
-                        print(f"warning: no feedback for {student}/{assignment}:\n{answer.log[-2000:]}", file=sys.stderr)
-                else:
-                    outcome = Outcome(student, assignment, "crashed", seconds,
-                                      crash_reason(answer.log + "\n" + worker.log_tail()))
+                outcome = grade_with(worker, course, student, assignment, timeout)
                 if outcome.status != "graded":
                     worker.stop()  # a fresh worker for the next submission: nothing carries over
                     worker = None
