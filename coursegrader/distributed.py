@@ -34,6 +34,7 @@ import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -62,6 +63,7 @@ class Submission:
     files: dict[str, bytes]  # course-relative POSIX path -> content
     gradebook_url: str
     timeout: float
+    run: str = ""  # which grading run sent it: the scheduler's attempt log outlives a run
 
 
 @dataclass
@@ -86,7 +88,7 @@ def _read_tree(root: Path, folder: Path) -> dict[str, bytes]:
     return {path.relative_to(root).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
 
 
-def bundle(course: Path, student: str, assignment: str, timeout: float, gradebook_url: str) -> Submission:
+def bundle(course: Path, student: str, assignment: str, timeout: float, gradebook_url: str, run: str = "") -> Submission:
     """The task for one submission of ``course``: its files, the course's configuration and secret."""
     from coursegrader.check.tasks import course_secret
     from coursegrader.course_config import load
@@ -100,7 +102,7 @@ def bundle(course: Path, student: str, assignment: str, timeout: float, gradeboo
     files.update({path: content for path, content in _read_tree(course, source).items() if not path.endswith(".ipynb")})
     return Submission(student, assignment, (course / "nbgrader_config.py").read_text(),
                       secret_file.resolve().relative_to(course.resolve()).as_posix(), secret, files, gradebook_url,
-                      timeout)
+                      timeout, run)
 
 
 class ScratchCourse:
@@ -171,7 +173,7 @@ def grade_remotely(submission: Submission) -> Graded:
 
         worker = get_worker()
         worker.log_event(ATTEMPTS, {"student": submission.student, "assignment": submission.assignment,
-                                    "host": socket.gethostname(), "worker": worker.address})
+                                    "host": socket.gethostname(), "worker": worker.address, "run": submission.run})
     except ValueError:
         pass  # called outside a Dask worker (a local dry run): nothing to log
     prepare_cache()  # sandboxed notebooks read the datasets from this machine's cache
@@ -216,8 +218,9 @@ class AttemptLog:
     """Every grading attempt the workers logged on the scheduler, copied here once a second:
     a restarted scheduler starts with an empty log, so the attempts it held must be read before."""
 
-    def __init__(self, client) -> None:
+    def __init__(self, client, run: str) -> None:
         self.client = client
+        self.run = run
         self.seen: set[tuple[float, str, str, str]] = set()
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._poll, daemon=True)
@@ -229,6 +232,8 @@ class AttemptLog:
         except Exception:  # the scheduler is away: what it held was read a second ago
             return
         for stamp, event in events:
+            if event.get("run") != self.run:
+                continue  # an earlier grading run's attempts
             self.seen.add((stamp, event["student"], event["assignment"], event["worker"]))
 
     def _poll(self) -> None:
@@ -264,11 +269,12 @@ def autograde_on_cluster(course: Path, pairs: Sequence[tuple[str, str]], timeout
     started = {pair: time.perf_counter() for pair in pairs}
 
     def submit(pending: Sequence[tuple[str, str]]) -> dict:
-        return {client.submit(grade_remotely, bundle(course, student, assignment, timeout, gradebook_url),
+        return {client.submit(grade_remotely, bundle(course, student, assignment, timeout, gradebook_url, run),
                               key=f"grade-{student}-{assignment}-{time.time_ns()}", pure=False): (student, assignment)
                 for student, assignment in pending}
 
-    log = AttemptLog(client)
+    run = uuid.uuid4().hex
+    log = AttemptLog(client, run)
     try:
         futures = submit(pairs)
         while futures:

@@ -201,3 +201,28 @@ def test_results_are_written_back_only_where_they_belong(tmp_path):
         with pytest.raises(ValueError, match="outside"):
             write_back(course, Graded(outcome, "host", {path: b"x"}))
     assert (course / "submitted").exists() is False and not (tmp_path / "outside.txt").exists()
+
+
+def test_the_attempt_log_counts_this_runs_attempts_only_and_survives_a_lost_scheduler():
+    from coursegrader.distributed import AttemptLog
+
+    class Scheduler:
+        """The scheduler's event log as a client sees it; it can go away and come back empty."""
+
+        events = [(1.0, {"student": "s1", "assignment": "a", "worker": "tcp://w0", "run": "earlier"}),
+                  (2.0, {"student": "s1", "assignment": "a", "worker": "tcp://w0", "run": "this"})]
+        away = False
+
+        def get_events(self, topic):
+            if self.away:
+                raise OSError("scheduler-connection-lost")
+            return list(self.events)
+
+    scheduler = Scheduler()
+    log = AttemptLog(scheduler, "this")
+    time.sleep(1.5)  # the log copies the scheduler's events once a second
+    scheduler.away = True
+    time.sleep(1.2)
+    scheduler.away, scheduler.events = False, [
+        (3.0, {"student": "s1", "assignment": "a", "worker": "tcp://w1", "run": "this"})]  # a new, empty scheduler
+    assert log.stop() == {("s1", "a"): ["tcp://w0", "tcp://w1"]}
