@@ -165,7 +165,7 @@ grading-scheduler: env
 	$(BIN)/dask scheduler --port 8786
 grading-worker: env sandbox-deps
 	@test -n "$(SCHEDULER)" || { echo "usage: make grading-worker SCHEDULER=tcp://host:8786 [JOBS=N]"; exit 2; }
-	$(BIN)/dask worker $(SCHEDULER) --nthreads 1 --nworkers $(JOBS)
+	NNLAB_WORKERS_PER_MACHINE=$(JOBS) $(BIN)/dask worker $(SCHEDULER) --nthreads 1 --nworkers $(JOBS)
 
 # What students submitted through the local exchange of `make lab`, into exercises/submitted/
 # (`make grade` does it first too); a submission placed there by hand is never replaced.

@@ -57,6 +57,10 @@ CELL_TIMEOUT = Setting("NNLAB_CELL_TIMEOUT", "120", "seconds a notebook cell may
 GRADE_ALL_CELLS = Setting("NNLAB_GRADE_ALL_CELLS", "0", "1: run every cell when autograding, not only up to the last test")
 #: The gradebook; SQLite in the course folder when unset.
 GRADEBOOK_URL = Setting("NNLAB_GRADEBOOK_URL", "", "SQLAlchemy URL of the gradebook (e.g. postgresql://...); default SQLite")
+#: Grading on a cluster: how many worker processes share this grading machine, so that each
+#: submission gets the machine's share of the cores (``make grading-worker`` sets it to JOBS).
+WORKERS_PER_MACHINE = Setting("NNLAB_WORKERS_PER_MACHINE", "1",
+                              "grading on a cluster: worker processes on this machine (make grading-worker sets JOBS)")
 #: Where students fetch from and submit to in ``make lab``; ``<course>/exchange`` when unset.
 EXCHANGE = Setting("NNLAB_EXCHANGE", "", "root of the local nbgrader exchange used by `lab`")
 
@@ -72,7 +76,7 @@ SEED_OFFSET = Setting("NNLAB_SEED_OFFSET", "0",
 CHECK_SITE = Setting("NNLAB_CHECK_SITE", "0", "1: pytest collects the checks of the built site (tests/site); `make test` sets it after the book build")
 
 SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_CPUS, SANDBOX_DISK, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
-            EXCHANGE, CACHE, PROGRESS, SEED_OFFSET, CHECK_SITE)
+            WORKERS_PER_MACHINE, EXCHANGE, CACHE, PROGRESS, SEED_OFFSET, CHECK_SITE)
 
 
 def cell_timeout() -> float:
@@ -86,6 +90,18 @@ def sandbox_enabled() -> bool:
 
 def grade_all_cells() -> bool:
     return GRADE_ALL_CELLS.get().strip() == "1"
+
+
+def workers_per_machine() -> int:
+    """How many cluster workers share this machine (``NNLAB_WORKERS_PER_MACHINE``, a positive int)."""
+    text = WORKERS_PER_MACHINE.get().strip()
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValueError(f"{WORKERS_PER_MACHINE.name} must be a positive integer, got {text!r}")
+    return count
 
 
 # --------------------------------------------------------------------------- command line -> worker

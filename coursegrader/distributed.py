@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from coursegrader.contracts import Outcome
+from coursegrader.contracts import Outcome, workers_per_machine
 
 #: The scheduler's event topic where every grading attempt is logged (the report's "retried").
 ATTEMPTS = "coursegrader-attempt"
@@ -125,7 +125,9 @@ class ScratchCourse:
         secret.chmod(0o600)
         # the gradebook every machine shares: the worker's nbgrader reads it from its environment
         os.environ["NNLAB_GRADEBOOK_URL"] = submission.gradebook_url
-        self.worker: WorkerProcess | None = WorkerProcess(self.course, jobs=1)
+        # the machine's cores are shared with its other worker processes, as local JOBS share them
+        self.jobs = workers_per_machine()
+        self.worker: WorkerProcess | None = WorkerProcess(self.course, jobs=self.jobs)
 
     def grade(self, submission: Submission) -> Graded:
         from coursegrader.pool import WorkerProcess, grade_with
@@ -137,7 +139,7 @@ class ScratchCourse:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(content)
                 written.append(path)
-            self.worker = self.worker or WorkerProcess(self.course, jobs=1)
+            self.worker = self.worker or WorkerProcess(self.course, jobs=self.jobs)
             outcome = grade_with(self.worker, self.course, submission.student, submission.assignment,
                                  submission.timeout)
             if outcome.status != "graded":

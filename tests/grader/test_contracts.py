@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from coursegrader import contracts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +65,14 @@ def test_every_environment_variable_the_code_reads_is_documented_in_one_place():
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "coursegrader").rglob("*.py") if repeated.search(p.read_text())]
     offenders += [str(p.relative_to(ROOT)) for p in [ROOT / "exercises" / "nbgrader_config.py"] if repeated.search(p.read_text())]
     assert offenders == []
+
+
+def test_workers_per_machine_is_a_positive_count(monkeypatch):
+    monkeypatch.delenv("NNLAB_WORKERS_PER_MACHINE", raising=False)
+    assert contracts.workers_per_machine() == 1
+    monkeypatch.setenv("NNLAB_WORKERS_PER_MACHINE", "4")
+    assert contracts.workers_per_machine() == 4
+    for bad in ("0", "-2", "two"):
+        monkeypatch.setenv("NNLAB_WORKERS_PER_MACHINE", bad)
+        with pytest.raises(ValueError, match="NNLAB_WORKERS_PER_MACHINE must be a positive integer"):
+            contracts.workers_per_machine()
