@@ -77,10 +77,11 @@ test: env sandbox-deps browser-deps postgres-deps
 	$(MAKE) --no-print-directory test-book
 	@echo "make test: all checks passed"
 
-benchmarks: env sandbox-deps
+benchmarks: env sandbox-deps postgres-deps
 	$(BIN)/python benchmarks/train_mnist1d.py
 	$(BIN)/python benchmarks/fit_overhead.py
 	$(BIN)/python benchmarks/grade_class.py --students 40 --jobs 2
+	$(BIN)/python benchmarks/grade_cluster.py --students 8
 
 # Students work in student/ (never overwritten): the Assignment List (Nbgrader menu) fetches and submits
 # through a local exchange, and the chapters (book/*.md) open as notebooks through jupytext.
