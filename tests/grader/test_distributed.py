@@ -16,26 +16,15 @@ import threading
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from coursegrader.contracts import Outcome
 from coursegrader.distributed import Graded, bundle, write_back
 from dask_cluster import Cluster
 from postgres_server import postgres_server, server_binaries
+from two_students import submit_solution_and_blank
 
 ASSIGNMENTS = ("initialization", "cnn_sizing")
-
-
-def _class(course: Path) -> None:
-    """Two students: s001 submits the solutions, s002 the released notebooks untouched."""
-    for assignment in ASSIGNMENTS:
-        solution = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-        blank = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-        for student, notebook in (("s001", solution), ("s002", blank)):
-            folder = course / "submitted" / student / assignment
-            folder.mkdir(parents=True)
-            nbformat.write(notebook, folder / f"{assignment}.ipynb")
 
 
 pytestmark = [
@@ -52,7 +41,7 @@ def local_grades(released_course, tmp_path_factory):
 
     course = tmp_path_factory.mktemp("local") / "exercises"
     shutil.copytree(released_course, course)
-    _class(course)
+    submit_solution_and_blank(course, ASSIGNMENTS)
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("NNLAB_GRADEBOOK_URL", raising=False)
         assert [o.status for o in grade(course, jobs=2)] == ["graded"] * 4
@@ -121,7 +110,7 @@ def cluster_course(released_course, tmp_path, monkeypatch):
     """A copy of the class, a PostgreSQL gradebook and a cluster of two workers, all fresh."""
     course = tmp_path / "exercises"
     shutil.copytree(released_course, course)
-    _class(course)
+    submit_solution_and_blank(course, ASSIGNMENTS)
     (tmp_path / "hosts").mkdir()
     with postgres_server() as url:
         monkeypatch.setenv("NNLAB_GRADEBOOK_URL", url)
@@ -174,7 +163,7 @@ def test_grading_on_a_cluster_refuses_a_gradebook_the_workers_cannot_reach(relea
 def test_a_submissions_bundle_carries_what_a_worker_needs_and_nothing_else(released_course, tmp_path):
     course = tmp_path / "exercises"
     shutil.copytree(released_course, course)
-    _class(course)
+    submit_solution_and_blank(course, ASSIGNMENTS)
     (course / "source" / "initialization" / "signals.csv").write_text("1,2\n")
     (course / "submitted" / "s001" / "initialization" / "timestamp.txt").write_text("2026-12-01 10:00:00\n")
     task = bundle(course, "s001", "initialization", 60.0, "postgresql://grader@db/course")

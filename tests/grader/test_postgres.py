@@ -12,11 +12,11 @@ import multiprocessing
 import shutil
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from coursegrader.gradebook import open_gradebook, register_students
 from postgres_server import postgres_server, server_binaries
+from two_students import submit_solution_and_blank
 
 pytestmark = pytest.mark.skipif(server_binaries() is None,
                                 reason="PostgreSQL is not installed (make postgres-deps)")
@@ -92,13 +92,7 @@ def test_two_workers_grading_into_postgres_give_the_grades_sqlite_gives(postgres
     for backend in ("sqlite", "postgres"):
         course = tmp_path / backend / "exercises"
         shutil.copytree(released_course, course)
-        for assignment in assignments:
-            solution = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-            blank = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", as_version=4)
-            for student, notebook in (("s001", solution), ("s002", blank)):
-                folder = course / "submitted" / student / assignment
-                folder.mkdir(parents=True)
-                nbformat.write(notebook, folder / f"{assignment}.ipynb")
+        submit_solution_and_blank(course, assignments)
         if backend == "postgres":
             monkeypatch.setenv("NNLAB_GRADEBOOK_URL", postgres_url)  # grade() re-registers the assignments there
         else:
