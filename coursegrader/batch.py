@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 #: The steps this module runs, and the configuration each needs besides the course's own.
-STEPS = ("generate_assignment", "release_assignment", "collect")
+STEPS = ("generate_assignment", "release_assignment", "collect", "release_feedback")
 
 
 def _api(course: Path, step: str, exchange: str | None, into: str | None):
@@ -45,6 +45,8 @@ def _run(step: str, names: list[str], exchange: str | None, into: str | None) ->
             result = api.generate_assignment(name, force=True, create=True)
         elif step == "release_assignment":
             result = api.release_assignment(name)
+        elif step == "release_feedback":
+            result = api.release_feedback(name)
         else:
             result = api.collect(name, update=True)
         failed += not result["success"]

@@ -4,6 +4,8 @@
     python -m coursegrader grade   [--course exercises] [--jobs N | --scheduler tcp://HOST:8786] [--timeout SECONDS]
     python -m coursegrader lab     [--course exercises] [--workspace student]
     python -m coursegrader collect [--course exercises]
+    python -m coursegrader hand-out [--course exercises]
+    python -m coursegrader return-feedback [--course exercises]
 
 ``release`` generates ``release/<assignment>/`` from ``source/`` for every assignment (and
 registers it in the gradebook). ``grade`` autogrades every submission found at
@@ -13,7 +15,10 @@ gradebook), writes feedback, exports ``grades.csv`` and writes a report
 each test, and every submission that timed out, crashed or was overruled. ``lab`` releases
 the assignments to a local exchange and prepares a student workspace for JupyterLab;
 ``collect`` brings what students submitted there into ``submitted/`` (``grade`` collects
-first too), never replacing a submission placed there by hand.
+first too), never replacing a submission placed there by hand. ``hand-out`` releases the
+assignments to the exchange (``NNLAB_EXCHANGE``: the one a JupyterHub class shares) and
+``return-feedback`` puts the feedback of every submission that came through it back there,
+where each student fetches only their own.
 
 Student code runs in a sandbox (:mod:`coursegrader.sandbox`). ``--jobs`` workers grade at
 once (:mod:`coursegrader.pool`); a submission whose kernel died or that ran out of time
@@ -36,7 +41,7 @@ from coursegrader.course_config import ConfigurationError, check_isolation
 from coursegrader.distributed import ClusterError, autograde_on_cluster
 from coursegrader.gradebook import export_grades, gradebook_url, register_students
 from coursegrader.pool import autograde_all
-from coursegrader.releasing import collect, prepare_lab, release, submissions
+from coursegrader.releasing import collect, hand_out, prepare_lab, release, return_feedback, submissions
 from coursegrader.report import write_report
 
 
@@ -82,7 +87,7 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1, scheduler: str |
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursegrader", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=["release", "grade", "lab", "collect"])
+    parser.add_argument("command", choices=["release", "grade", "lab", "collect", "hand-out", "return-feedback"])
     parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
@@ -102,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             release(course)
         elif args.command == "lab":
             prepare_lab(course, args.workspace.resolve())
+        elif args.command == "hand-out":
+            print(f"handed out to the exchange {hand_out(course)}")
+        elif args.command == "return-feedback":
+            returned = return_feedback(course)
+            for student, assignment in returned:
+                print(f"feedback returned: {student}/{assignment}")
+            if not returned:
+                print("no feedback to return: grade first (feedback returns only to submissions that came through the exchange)")
         elif args.command == "collect":
             for student, assignment, what in collect(course):
                 print(f"{what}: {student}/{assignment}")

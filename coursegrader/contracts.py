@@ -62,7 +62,15 @@ GRADEBOOK_URL = Setting("NNLAB_GRADEBOOK_URL", "", "SQLAlchemy URL of the gradeb
 WORKERS_PER_MACHINE = Setting("NNLAB_WORKERS_PER_MACHINE", "1",
                               "grading on a cluster: worker processes on this machine (make grading-worker sets JOBS)")
 #: Where students fetch from and submit to in ``make lab``; ``<course>/exchange`` when unset.
-EXCHANGE = Setting("NNLAB_EXCHANGE", "", "root of the local nbgrader exchange used by `lab`")
+EXCHANGE = Setting("NNLAB_EXCHANGE", "", "root of the nbgrader exchange: `lab`'s local one (default <course>/exchange), or the one a JupyterHub class shares")
+
+# Read by hub/jupyterhub_config.py (a class on JupyterHub, coursegrader.hub), where the default
+# exchange is nbgrader's own, /usr/local/share/nbgrader/exchange.
+HUB_INSTRUCTORS = Setting("NNLAB_HUB_INSTRUCTORS", "", "JupyterHub: user names (comma-separated) whose servers get the formgrader and the course")
+HUB_CLASS_GROUP = Setting("NNLAB_HUB_CLASS_GROUP", "nnlab-class", "JupyterHub: the Unix group whose members may log in as students")
+HUB_PYTHON = Setting("NNLAB_HUB_PYTHON", "", "JupyterHub: the Python (of the course's environment, readable by every user) that runs each user's server; default the hub's own")
+HUB_COURSE = Setting("NNLAB_HUB_COURSE", "~/course/exercises", "JupyterHub: the course root in an instructor's home (~ is that instructor's home)")
+HUB_COURSE_ID = Setting("NNLAB_HUB_COURSE_ID", "", "JupyterHub: the nbgrader course id, set by the hub for each user's server")
 
 # Read by nnlab itself; the grader sets them for the processes it starts.
 #: nnlab's dataset cache; the sandbox shows the grader's read-only and points this at it.
@@ -76,7 +84,7 @@ SEED_OFFSET = Setting("NNLAB_SEED_OFFSET", "0",
 CHECK_SITE = Setting("NNLAB_CHECK_SITE", "0", "1: pytest collects the checks of the built site (tests/site); `make test` sets it after the book build")
 
 SETTINGS = (SANDBOX, SANDBOX_MEMORY, SANDBOX_PROCESSES, SANDBOX_CPUS, SANDBOX_DISK, SANDBOX_HIDE, CELL_TIMEOUT, GRADE_ALL_CELLS, GRADEBOOK_URL,
-            WORKERS_PER_MACHINE, EXCHANGE, CACHE, PROGRESS, SEED_OFFSET, CHECK_SITE)
+            WORKERS_PER_MACHINE, EXCHANGE, HUB_INSTRUCTORS, HUB_CLASS_GROUP, HUB_PYTHON, HUB_COURSE, HUB_COURSE_ID, CACHE, PROGRESS, SEED_OFFSET, CHECK_SITE)
 
 
 def cell_timeout() -> float:

@@ -128,6 +128,37 @@ def exchange_root(course: Path) -> Path:
     return Path(contracts.EXCHANGE.get() or course / "exchange")
 
 
+def hand_out(course: Path) -> Path:
+    """Release every assignment to the exchange, where students fetch it; returns the exchange.
+
+    The assignments are generated from ``source/`` first where stale. Handing out again
+    replaces what the exchange offers (students who fetched keep their copy).
+    """
+    names = release(course, only_if_stale=True)
+    exchange = exchange_root(course)
+    exchange.mkdir(parents=True, exist_ok=True)
+    run_steps(course, "release_assignment", names, exchange=exchange, env=environment(course))
+    return exchange
+
+
+def return_feedback(course: Path) -> list[tuple[str, str]]:
+    """Put the feedback of every submission that came through the exchange back into it.
+
+    nbgrader files each feedback under a hash of the submission's own secret, which only the
+    student who submitted it holds: each student fetches their own feedback and no one else's.
+    Feedback of submissions placed in ``submitted/`` by hand has no such secret and stays in
+    ``feedback/``. Returns the ``(student, assignment)`` pairs whose feedback was returned.
+    """
+    returned = sorted(
+        (folder.parent.name, folder.name)
+        for folder in (course / "feedback").glob("*/*")
+        if (folder / "submission_secret.txt").is_file() and (folder / f"{folder.name}.html").is_file())
+    names = sorted({assignment for _, assignment in returned})
+    if names:
+        run_steps(course, "release_feedback", names, exchange=exchange_root(course), env=environment(course))
+    return returned
+
+
 def prepare_lab(course: Path, workspace: Path) -> Path:
     """Release every assignment to the local exchange and prepare a student workspace.
 
@@ -136,10 +167,7 @@ def prepare_lab(course: Path, workspace: Path) -> Path:
     notebooks with the Validate button of the notebook's toolbar. Work already in the
     workspace is never overwritten.
     """
-    names = release(course, only_if_stale=True)
-    exchange = exchange_root(course)
-    exchange.mkdir(parents=True, exist_ok=True)
-    run_steps(course, "release_assignment", names, exchange=exchange, env=environment(course))
+    exchange = hand_out(course)
     workspace.mkdir(parents=True, exist_ok=True)
     config = workspace / "nbgrader_config.py"
     text = (

@@ -1,0 +1,269 @@
+"""A class on a real JupyterHub on loopback, for tests/grader/test_hub.py.
+
+The hub runs ``hub/jupyterhub_config.py`` as it is, behind the proxy from ``hub/package.json``,
+with a test file loaded after it that changes only what a test must: logins by a shared
+password instead of PAM, ports on 127.0.0.1, the hub's state in a temporary folder, and a
+service whose token starts servers and issues each user's token (what logging in at the
+hub's page would give them). Users are real Unix accounts made for the test (their servers
+run as them, which is what keeps one student's files from another) and removed after it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPE = ROOT / "hub" / "jupyterhub_config.py"
+PROXY = ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+
+
+def why_not_here() -> str | None:
+    """Why a class cannot be run on this machine, or None when it can."""
+    if os.geteuid() != 0:
+        return "the hub test makes Unix accounts and starts servers as them: it must run as root"
+    for tool in ("useradd", "userdel", "runuser", "node", "bwrap"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (make test installs what it can: make hub-deps, make sandbox-deps)"
+    if not PROXY.exists():
+        return f"{PROXY} is missing: run make hub-deps (npm ci in hub/)"
+    if shared_python() is None:
+        return ("no Python 3.%d that other users may run was found (the course's Python is under a private "
+                "folder, and /usr/bin/python3.%d is missing)" % (sys.version_info.minor, sys.version_info.minor))
+    return None
+
+
+def shared_python() -> Path | None:
+    """A Python of this minor version that every user may run: this one, or the system's."""
+    from coursegrader.hub import unreachable_by_others
+
+    here = Path(sys.executable)
+    if unreachable_by_others(here.resolve()) is None and unreachable_by_others(Path(sys.prefix)) is None:
+        return here
+    system = Path(f"/usr/bin/python3.{sys.version_info.minor}")
+    return system if system.exists() else None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class HubClass:
+    """Three students and an instructor on a running hub."""
+
+    base: Path
+    url: str
+    service_token: str
+    students: list[str]
+    instructor: str
+    exchange: Path
+    course_id: str
+    hub: subprocess.Popen | None = None
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    # ------------------------------------------------------------------ the hub's own API
+    def hub_api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, f"{self.url}/hub/api/{path}", timeout=60,
+                                headers={"Authorization": f"token {self.service_token}"}, **kwargs)
+
+    def start_server(self, user: str, timeout: float = 300.0) -> None:
+        """Start ``user``'s server through the hub and wait until it answers."""
+        answer = self.hub_api("POST", f"users/{user}/server")
+        assert answer.status_code in (201, 202), f"starting {user}'s server: {answer.status_code} {answer.text}"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            server = self.hub_api("GET", f"users/{user}").json().get("servers", {}).get("", {})
+            if server.get("ready"):
+                return
+            if not server.get("pending") and not server.get("ready"):
+                raise AssertionError(f"{user}'s server stopped while starting:\n{self.log_tail()}")
+            time.sleep(0.5)
+        raise AssertionError(f"{user}'s server did not start in {timeout:.0f} s:\n{self.log_tail()}")
+
+    def token(self, user: str) -> str:
+        """A token of ``user``'s own, as logging in at the hub would give them."""
+        if user not in self.tokens:
+            answer = self.hub_api("POST", f"users/{user}/tokens", json={"note": "class test", "expires_in": 3600})
+            assert answer.status_code == 201, answer.text
+            self.tokens[user] = answer.json()["token"]
+        return self.tokens[user]
+
+    # ------------------------------------------------------------------ a user's server
+    def on_server(self, user: str, method: str, path: str, as_user: str | None = None, **kwargs) -> requests.Response:
+        """A request to ``user``'s server, made with ``as_user``'s token (default: the owner's)."""
+        token = self.token(as_user or user)
+        return requests.request(method, f"{self.url}/user/{user}/{path}", timeout=600, allow_redirects=False,
+                                headers={"Authorization": f"token {token}"}, **kwargs)
+
+    def terminal(self, user: str, command: str, timeout: float = 900.0) -> tuple[int, str]:
+        """Run ``command`` in a terminal of ``user``'s JupyterLab; its exit status and output."""
+        import websocket
+
+        created = self.on_server(user, "POST", "api/terminals")
+        assert created.status_code == 200, f"opening a terminal: {created.status_code} {created.text}"
+        name = created.json()["name"]
+        ws_url = self.url.replace("http://", "ws://") + f"/user/{user}/terminals/websocket/{name}"
+        connection = websocket.create_connection(ws_url, timeout=timeout,
+                                                 header=[f"Authorization: token {self.token(user)}"])
+        marker = f"__done_{secrets.token_hex(4)}__"
+        output = ""
+        try:
+            connection.send(json.dumps(["stdin", f"{command}; echo {marker}$?\r"]))
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                message = json.loads(connection.recv())
+                if message[0] == "stdout":
+                    output += message[1]
+                    found = re.search(re.escape(marker) + r"(\d+)", output)
+                    if found:
+                        return int(found.group(1)), output
+            raise AssertionError(f"{command!r} did not finish in {timeout:.0f} s:\n{output[-3000:]}")
+        finally:
+            connection.close()
+            self.on_server(user, "DELETE", f"api/terminals/{name}")
+
+    # ------------------------------------------------------------------ files, as the users
+    def home(self, user: str) -> Path:
+        return Path(pwd.getpwnam(user).pw_dir)
+
+    def as_user(self, user: str, *command: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["runuser", "-u", user, "--", *command], capture_output=True, text=True)
+
+    def log_tail(self) -> str:
+        log = self.base / "hub" / "jupyterhub.log"
+        return log.read_text(errors="replace")[-6000:] if log.exists() else "(no hub log)"
+
+    # ------------------------------------------------------------------ the class's life
+    def stop(self) -> None:
+        if self.hub is not None and self.hub.poll() is None:
+            self.hub.terminate()  # the hub stops the users' servers and its proxy on the way out
+            try:
+                self.hub.wait(60)
+            except subprocess.TimeoutExpired:
+                self.hub.kill()
+                self.hub.wait(10)
+        for user in [*self.students, self.instructor]:
+            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
+        pid_file = self.base / "hub" / "proxy.pid"
+        if pid_file.exists():
+            subprocess.run(["kill", pid_file.read_text().strip()], capture_output=True)
+        for user in [*self.students, self.instructor]:
+            subprocess.run(["userdel", "--remove", user], capture_output=True)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def make_user(name: str, homes: Path) -> None:
+    subprocess.run(["useradd", "--create-home", "--home-dir", str(homes / name), "--shell", "/bin/bash",
+                    "--user-group", name], check=True, capture_output=True)
+    os.chmod(homes / name, 0o700)  # one user's files closed to the others, whatever useradd's default
+
+
+def course_environment(base: Path) -> Path:
+    """The Python every user's server runs: the course's, or the system's Python seeing the course's packages."""
+    from coursegrader.hub import unreachable_by_others
+
+    python = shared_python()
+    assert python is not None
+    if python == Path(sys.executable):
+        return python
+    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)))
+    blocked = unreachable_by_others(site_packages)
+    assert blocked is None, (
+        f"the course's packages ({site_packages}) are closed to other users at {blocked}: clone the course "
+        "where every user may read it to run a class from it")
+    env = base / "course-env"
+    subprocess.run([str(python), "-m", "venv", "--without-pip", str(env)], check=True, capture_output=True)
+    own = next((env / "lib").glob("python3*/site-packages"))
+    # addsitedir, not a plain path: the course's .pth files (nnlab installed in place) must run too
+    (own / "course.pth").write_text(f"import site; site.addsitedir({str(site_packages)!r})\n")
+    # and the course's Jupyter files: which server extensions are on, JupyterLab's extensions
+    for folder in ("etc", "share"):
+        (env / folder).symlink_to(Path(sys.prefix) / folder)
+    return env / "bin" / "python"
+
+
+def start_class(course: Path, assignment: str, n_students: int = 3) -> HubClass:
+    """Accounts, the instructor's course (``assignment`` alone), the exchange, and the hub, started."""
+    from coursegrader.course_config import course_id
+
+    base = Path(tempfile.mkdtemp(prefix="nnlab-hub-", dir="/tmp"))
+    os.chmod(base, 0o755)
+    tag = secrets.token_hex(3)
+    students = [f"nnst{tag}{i}" for i in range(1, n_students + 1)]
+    instructor = f"nnin{tag}"
+    service_token = secrets.token_hex(32)
+    port = free_port()
+    hub_class = HubClass(base, f"http://127.0.0.1:{port}", service_token, students, instructor,
+                         base / "exchange", course_id(course))
+    try:
+        homes = base / "home"
+        homes.mkdir()
+        os.chmod(homes, 0o755)
+        for user in [*students, instructor]:
+            make_user(user, homes)
+        # the instructor's course: the course's configuration and one assignment's source
+        mine = homes / instructor / "course" / "exercises"
+        (mine / "source").mkdir(parents=True)
+        shutil.copy(course / "nbgrader_config.py", mine / "nbgrader_config.py")
+        shutil.copytree(course / "source" / assignment, mine / "source" / assignment)
+        subprocess.run(["chown", "-R", f"{instructor}:{instructor}", str(homes / instructor)], check=True)
+        python = course_environment(base)
+        state = base / "hub"
+        state.mkdir()
+        (state / "jupyterhub_test_config.py").write_text(f"""
+load_subconfig({str(RECIPE)!r})
+# what the test changes: logins, ports, the hub's state, a service that hands out tokens
+c.JupyterHub.authenticator_class = "dummy"
+c.DummyAuthenticator.password = {secrets.token_hex(16)!r}
+c.Authenticator.allowed_users = {set([*students, instructor])!r}
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {free_port()}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{free_port()}"
+c.ConfigurableHTTPProxy.pid_file = {str(state / "proxy.pid")!r}
+c.JupyterHub.db_url = "sqlite:///{state / "jupyterhub.sqlite"}"
+c.JupyterHub.cookie_secret_file = {str(state / "cookie_secret")!r}
+c.JupyterHub.pid_file = {str(state / "jupyterhub.pid")!r}
+c.JupyterHub.services = [{{"name": "class-test", "api_token": {service_token!r}}}]
+c.JupyterHub.load_roles = [{{"name": "class-test", "services": ["class-test"],
+                             "scopes": ["admin:users", "admin:servers", "tokens", "list:users"]}}]
+""")
+        env = {**os.environ,
+               "NNLAB_HUB_INSTRUCTORS": instructor,
+               "NNLAB_HUB_PYTHON": str(python),
+               "NNLAB_EXCHANGE": str(hub_class.exchange)}
+        log = open(state / "jupyterhub.log", "w")
+        hub_class.hub = subprocess.Popen(
+            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(state / "jupyterhub_test_config.py")],
+            cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            if hub_class.hub.poll() is not None:
+                raise AssertionError(f"the hub exited with {hub_class.hub.returncode}:\n{hub_class.log_tail()}")
+            try:
+                if hub_class.hub_api("GET", "").status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the hub did not answer in 120 s:\n{hub_class.log_tail()}")
+            time.sleep(0.5)
+    except BaseException:
+        hub_class.stop()
+        raise
+    return hub_class
