@@ -50,6 +50,13 @@ def default_course() -> Path:
     return Path(__file__).resolve().parents[1] / "exercises"
 
 
+def course_here() -> Path:
+    """The course a command works on unless ``--course`` names one: the current folder when it
+    is a course root (an instructor's copy, on JupyterHub for instance), else this repository's."""
+    here = Path.cwd()
+    return here if (here / "nbgrader_config.py").is_file() else default_course()
+
+
 def grade(course: Path, timeout: float = 1800.0, jobs: int = 1, scheduler: str | None = None) -> list[Outcome]:
     """Autograde every submission, generate feedback, export grades, write the report.
 
@@ -88,7 +95,8 @@ def grade(course: Path, timeout: float = 1800.0, jobs: int = 1, scheduler: str |
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m coursegrader", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["release", "grade", "lab", "collect", "hand-out", "return-feedback"])
-    parser.add_argument("--course", type=Path, default=default_course(), help="the nbgrader course root")
+    parser.add_argument("--course", type=Path, default=course_here(),
+                        help="the nbgrader course root (default: the current folder if it is one, else exercises/)")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to grade one submission")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     parser.add_argument("--scheduler", default=None,

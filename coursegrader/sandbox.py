@@ -128,6 +128,9 @@ def shown_paths() -> list[Path]:
     needed = {Path(p) for p in SYSTEM_PATHS}
     needed |= {Path(sys.prefix), Path(sys.base_prefix), Path(os.path.realpath(sys.executable)).parent.parent}
     needed |= {Path(p) for p in site.getsitepackages()}
+    # and package folders this Python was pointed at beside its own (a .pth's site.addsitedir, an
+    # environment layered on another): the sandboxed kernel, the same Python, imports from them too
+    needed |= {Path(p) for p in sys.path if os.path.isabs(p) and Path(p).name in ("site-packages", "dist-packages")}
     needed |= {Path(p) for p in sysconfig.get_paths().values()}
     # nnlab and the grader (an editable install lives in the repository, which may sit under /tmp)
     needed |= {Path(nnlab.__file__).resolve().parent, Path(__file__).resolve().parent}

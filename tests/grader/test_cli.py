@@ -8,13 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from coursegrader.cli import default_course, grade, main
+from coursegrader.cli import course_here, default_course, grade, main
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_default_course_is_the_repositorys():
+def test_the_default_course_is_the_current_folder_when_it_is_one_else_the_repositorys(tmp_path, monkeypatch):
     assert default_course() == ROOT / "exercises"
+    monkeypatch.chdir(tmp_path)
+    assert course_here() == ROOT / "exercises"
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")  # an instructor's copy of the course
+    assert course_here() == tmp_path
 
 
 def test_a_folder_without_configuration_is_refused(tmp_path, capsys):

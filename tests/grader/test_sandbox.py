@@ -27,6 +27,18 @@ def test_only_an_allow_list_is_shown():
         assert Path(absent) not in shown
 
 
+def test_package_folders_added_to_this_python_are_shown_and_other_path_entries_are_not(monkeypatch, tmp_path):
+    # an environment layered on another (a .pth running site.addsitedir): its kernel imports from there
+    layered = tmp_path / "other-env" / "lib" / "site-packages"
+    layered.mkdir(parents=True)
+    scripts = tmp_path / "scripts"
+    scripts.mkdir()
+    monkeypatch.setattr(sys, "path", [*sys.path, str(layered), str(scripts)])
+    shown = sandbox.shown_paths()
+    assert layered in shown
+    assert scripts not in shown and tmp_path not in shown
+
+
 def _run(probe: str, tmp_path: Path, limits: sandbox.Limits = sandbox.Limits(), group=None, **env) -> str:
     """Run ``probe`` in a sandbox; returns what it printed (written where the test can read it)."""
     private = tmp_path / "private"

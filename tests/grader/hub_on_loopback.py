@@ -63,7 +63,7 @@ def free_port() -> int:
 
 
 @dataclass
-class HubClass:
+class LoopbackClass:
     """Three students and an instructor on a running hub."""
 
     base: Path
@@ -191,13 +191,21 @@ def course_environment(base: Path) -> Path:
     own = next((env / "lib").glob("python3*/site-packages"))
     # addsitedir, not a plain path: the course's .pth files (nnlab installed in place) must run too
     (own / "course.pth").write_text(f"import site; site.addsitedir({str(site_packages)!r})\n")
+    # the course's commands (nbgrader, alembic, jupyter...), started by this Python
+    for script in Path(sys.prefix, "bin").iterdir():
+        if script.name.startswith(("python", "activate")) or not script.is_file():
+            continue
+        lines = script.read_bytes().split(b"\n", 1)
+        if len(lines) == 2 and lines[0].startswith(b"#!" + str(Path(sys.prefix, "bin", "python")).encode()):
+            (env / "bin" / script.name).write_bytes(b"#!" + str(env / "bin" / "python").encode() + b"\n" + lines[1])
+            (env / "bin" / script.name).chmod(0o755)
     # and the course's Jupyter files: which server extensions are on, JupyterLab's extensions
     for folder in ("etc", "share"):
         (env / folder).symlink_to(Path(sys.prefix) / folder)
     return env / "bin" / "python"
 
 
-def start_class(course: Path, assignment: str, n_students: int = 3) -> HubClass:
+def start_class(course: Path, assignment: str, n_students: int = 3) -> LoopbackClass:
     """Accounts, the instructor's course (``assignment`` alone), the exchange, and the hub, started."""
     from coursegrader.course_config import course_id
 
@@ -208,7 +216,7 @@ def start_class(course: Path, assignment: str, n_students: int = 3) -> HubClass:
     instructor = f"nnin{tag}"
     service_token = secrets.token_hex(32)
     port = free_port()
-    hub_class = HubClass(base, f"http://127.0.0.1:{port}", service_token, students, instructor,
+    loopback = LoopbackClass(base, f"http://127.0.0.1:{port}", service_token, students, instructor,
                          base / "exchange", course_id(course))
     try:
         homes = base / "home"
@@ -246,24 +254,24 @@ c.JupyterHub.load_roles = [{{"name": "class-test", "services": ["class-test"],
         env = {**os.environ,
                "NNLAB_HUB_INSTRUCTORS": instructor,
                "NNLAB_HUB_PYTHON": str(python),
-               "NNLAB_EXCHANGE": str(hub_class.exchange)}
+               "NNLAB_EXCHANGE": str(loopback.exchange)}
         log = open(state / "jupyterhub.log", "w")
-        hub_class.hub = subprocess.Popen(
+        loopback.hub = subprocess.Popen(
             [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(state / "jupyterhub_test_config.py")],
             cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while True:
-            if hub_class.hub.poll() is not None:
-                raise AssertionError(f"the hub exited with {hub_class.hub.returncode}:\n{hub_class.log_tail()}")
+            if loopback.hub.poll() is not None:
+                raise AssertionError(f"the hub exited with {loopback.hub.returncode}:\n{loopback.log_tail()}")
             try:
-                if hub_class.hub_api("GET", "").status_code == 200:
+                if loopback.hub_api("GET", "").status_code == 200:
                     break
             except requests.ConnectionError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"the hub did not answer in 120 s:\n{hub_class.log_tail()}")
+                raise AssertionError(f"the hub did not answer in 120 s:\n{loopback.log_tail()}")
             time.sleep(0.5)
     except BaseException:
-        hub_class.stop()
+        loopback.stop()
         raise
-    return hub_class
+    return loopback

@@ -1,0 +1,303 @@
+"""A class on JupyterHub (coursegrader/hub.py, hub/jupyterhub_config.py).
+
+The settings and the recipe are checked on their own first. Then a real class runs on
+loopback: JupyterHub with configurable-http-proxy, three students and an instructor, each a
+Unix account of their own. The instructor hands the assignment out from a terminal of their
+JupyterLab; each student lists it, fetches it, works on it (two solve it, one hands in the
+released notebook), validates and submits through their own server; the instructor grades and
+returns the feedback; each student fetches theirs. Then what keeps students apart is tried.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import stat
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+
+from coursegrader import contracts
+from coursegrader.hub import DEFAULT_HUB_EXCHANGE, ROLE_CONFIG, HubConfigurationError, hub_class, prepare_exchange, \
+    unreachable_by_others
+from hub_on_loopback import RECIPE, start_class, why_not_here
+
+ROOT = Path(__file__).resolve().parents[2]
+ASSIGNMENT = "clipping"  # one of the course's assignments, the quickest to validate and grade
+
+
+# --------------------------------------------------------------------------- the settings
+
+
+@pytest.fixture
+def hub_settings(monkeypatch):
+    for setting in (contracts.HUB_INSTRUCTORS, contracts.HUB_PYTHON, contracts.HUB_COURSE, contracts.EXCHANGE,
+                    contracts.HUB_CLASS_GROUP):
+        monkeypatch.delenv(setting.name, raising=False)
+    return monkeypatch
+
+
+def test_a_class_with_no_settings_uses_nbgraders_exchange_and_the_hubs_python(hub_settings):
+    cls = hub_class("course-101", sys.executable)
+    assert cls.exchange == DEFAULT_HUB_EXCHANGE == Path("/usr/local/share/nbgrader/exchange")
+    assert cls.python == Path(sys.executable)
+    assert cls.instructors == frozenset()
+    assert cls.role("anyone") == "student"
+
+
+def test_each_setting_that_cannot_work_is_refused_by_name(hub_settings, tmp_path):
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root, no-such-user-here")
+    with pytest.raises(HubConfigurationError, match="NNLAB_HUB_INSTRUCTORS names 'no-such-user-here'"):
+        hub_class("c", sys.executable)
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
+    hub_settings.setenv("NNLAB_HUB_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(HubConfigurationError, match="NNLAB_HUB_PYTHON=.*no-python: not an absolute path to a Python"):
+        hub_class("c", sys.executable)
+    hub_settings.delenv("NNLAB_HUB_PYTHON")
+    hub_settings.setenv("NNLAB_EXCHANGE", "relative/exchange")
+    with pytest.raises(HubConfigurationError, match="NNLAB_EXCHANGE=relative/exchange: the exchange must be an absolute"):
+        hub_class("c", sys.executable)
+    hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path))
+    hub_settings.setenv("NNLAB_HUB_COURSE", "course/exercises")
+    with pytest.raises(HubConfigurationError, match="NNLAB_HUB_COURSE=course/exercises: give an absolute path"):
+        hub_class("c", sys.executable)
+
+
+def test_a_students_server_and_an_instructors_get_their_roles_environment(hub_settings, tmp_path):
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
+    hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path / "exchange"))
+    cls = hub_class("course-101", sys.executable)
+    root_home = Path(os.path.expanduser("~root"))
+    instructor = cls.server_environment("root")
+    assert instructor["JUPYTER_CONFIG_PATH"] == str(ROLE_CONFIG / "instructor")
+    assert instructor["NNLAB_HUB_COURSE"] == str(root_home / "course" / "exercises")
+    assert instructor["NNLAB_EXCHANGE"] == str(tmp_path / "exchange")
+    assert instructor["NNLAB_HUB_COURSE_ID"] == "course-101"
+    assert instructor["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    student = cls.server_environment("a-student")
+    assert student["JUPYTER_CONFIG_PATH"] == str(ROLE_CONFIG / "student")
+    assert "NNLAB_HUB_COURSE" not in student  # a student's server has no course of the instructor's
+    for role in ("student", "instructor"):
+        assert (ROLE_CONFIG / role / "nbgrader_config.py").is_file()
+
+
+def test_the_exchange_is_open_to_all_and_sticky(tmp_path):
+    exchange = tmp_path / "a" / "exchange"
+    prepare_exchange(exchange)
+    assert stat.S_IMODE(exchange.stat().st_mode) == 0o1777
+    os.chmod(exchange, 0o700)
+    prepare_exchange(exchange)  # a narrowed exchange is opened again (nbgrader refuses one that is not ugo+rwx)
+    assert stat.S_IMODE(exchange.stat().st_mode) == 0o1777
+
+
+def test_a_folder_closed_to_others_on_the_way_is_named():
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        os.chmod(base, 0o755)
+        (base / "open" / "inside").mkdir(parents=True)
+        (base / "closed" / "inside").mkdir(parents=True)
+        os.chmod(base / "closed", 0o700)
+        assert unreachable_by_others(base / "open" / "inside") is None
+        assert unreachable_by_others(base / "closed" / "inside") == base / "closed"
+        assert unreachable_by_others(Path("/usr/bin/env")) is None
+    finally:
+        shutil.rmtree(base)
+
+
+def test_the_recipe_loads_and_gives_each_server_its_role(hub_settings, tmp_path):
+    from jupyterhub.app import JupyterHub
+
+    hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path / "exchange"))
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
+    app = JupyterHub()
+    app.load_config_file(str(RECIPE))
+    config = app.config
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert config.Spawner.cmd == [sys.executable, "-m", "jupyterhub.singleuser"]
+    assert Path(config.ConfigurableHTTPProxy.command[0]) == ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
+    assert stat.S_IMODE((tmp_path / "exchange").stat().st_mode) == 0o1777  # made when the hub starts
+    spawner = SimpleNamespace(user=SimpleNamespace(name="root"), environment={"KEPT": "1"})
+    config.Spawner.pre_spawn_hook(spawner)
+    assert spawner.environment["KEPT"] == "1"
+    assert spawner.environment["JUPYTER_CONFIG_PATH"].endswith("instructor")
+
+
+# --------------------------------------------------------------------------- a class on a real hub
+
+WHY_NOT = why_not_here()
+
+
+def _in_their_own_words(solution: nbformat.NotebookNode, student: str) -> nbformat.NotebookNode:
+    """The solved notebook with the written answers signed by ``student`` (each one's work differs)."""
+    work = nbformat.from_dict(solution)
+    for cell in work.cells:
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = f"{cell.source}\n\nWritten by {student}."
+    return work
+
+
+@pytest.fixture(scope="module")
+def graded_class():
+    """The whole cycle of one assignment, once; what each step answered, for the tests below."""
+    if WHY_NOT:
+        pytest.skip(WHY_NOT)
+    course = ROOT / "exercises"
+    solution = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    cls = start_class(course, ASSIGNMENT)  # the instructor's course: this one's configuration and the assignment
+    seen = SimpleNamespace(cls=cls, listed={}, fetched={}, validated={}, submitted={}, feedback={})
+    try:
+        solver, idler, second_solver = cls.students
+        cls.start_server(cls.instructor)
+        code, seen.hand_out = cls.terminal(cls.instructor, "cd ~/course/exercises && python -m coursegrader hand-out")
+        assert code == 0, seen.hand_out[-3000:]
+
+        notebook = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+        for student in cls.students:
+            cls.start_server(student)
+            seen.listed[student] = cls.on_server(student, "GET", f"assignments?course_id={cls.course_id}").json()
+            answer = cls.on_server(student, "POST", "assignments/fetch",
+                                   data={"course_id": cls.course_id, "assignment_id": ASSIGNMENT})
+            seen.fetched[student] = cls.on_server(student, "GET", f"api/contents/{notebook}").json()
+            if student != idler:  # the work: the solved notebook, written through the server's contents API
+                work = _in_their_own_words(solution, student)
+                put = cls.on_server(student, "PUT", f"api/contents/{notebook}",
+                                    json={"type": "notebook", "format": "json", "content": work})
+                assert put.status_code == 200, put.text
+            answer = cls.on_server(student, "POST", "assignments/validate", data={"path": notebook})
+            assert answer.status_code == 200, answer.text
+            seen.validated[student] = answer.json()
+            answer = cls.on_server(student, "POST", "assignments/submit",
+                                   data={"course_id": cls.course_id, "assignment_id": ASSIGNMENT})
+            assert answer.status_code == 200, answer.text
+            seen.submitted[student] = answer.json()
+
+        code, seen.grading = cls.terminal(
+            cls.instructor, "cd ~/course/exercises && python -m coursegrader grade --timeout 600 "
+                            "&& python -m coursegrader return-feedback")
+        assert code == 0, seen.grading[-4000:]
+        instructor_course = cls.home(cls.instructor) / "course" / "exercises"
+        seen.grades = list(csv.DictReader(io.StringIO((instructor_course / "grades.csv").read_text())))
+        feedback = {student: instructor_course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
+                    for student in cls.students}
+        missing = [str(path) for path in feedback.values() if not path.is_file()]
+        assert not missing, f"no feedback at {missing}; grading said:\n{seen.grading[-4000:]}"
+        seen.instructor_feedback = {student: path.read_bytes() for student, path in feedback.items()}
+        seen.autograded = {student: nbformat.read(instructor_course / "autograded" / student / ASSIGNMENT /
+                                                  f"{ASSIGNMENT}.ipynb", as_version=4) for student in cls.students}
+        for student in cls.students:
+            answer = cls.on_server(student, "POST", "assignments/fetch_feedback",
+                                   data={"course_id": cls.course_id, "assignment_id": ASSIGNMENT})
+            assert answer.status_code == 200, answer.text
+            folder = cls.home(student) / ASSIGNMENT / "feedback"
+            seen.feedback[student] = {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*.html")}
+        seen.course = instructor_course
+        seen.released = nbformat.read(instructor_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        yield seen
+    finally:
+        cls.stop()
+
+
+@pytest.mark.slow
+def test_every_student_lists_and_fetches_what_the_instructor_handed_out(graded_class):
+    for student, listed in graded_class.listed.items():
+        assert listed["success"], listed
+        names = {(item["course_id"], item["assignment_id"], item["status"]) for item in listed["value"]}
+        assert (graded_class.cls.course_id, ASSIGNMENT, "released") in names, listed
+        fetched = graded_class.fetched[student]
+        assert fetched.get("type") == "notebook", f"{student} has no fetched notebook: {fetched}"
+        # the released notebook: the solutions cleared, as nbgrader generated it
+        assert [cell["source"] for cell in fetched["content"]["cells"]] == \
+               [cell["source"] for cell in graded_class.released.cells]
+
+
+@pytest.mark.slow
+def test_validate_passes_the_solved_notebook_and_names_the_unfinished_one(graded_class):
+    solver, idler, second_solver = graded_class.cls.students
+    for student in (solver, second_solver):
+        answer = graded_class.validated[student]
+        assert answer["success"] and not answer["value"].get("failed"), answer
+    unfinished = graded_class.validated[idler]
+    assert unfinished["success"], unfinished
+    failed = unfinished["value"].get("failed")
+    assert failed and any("NotImplementedError" in item.get("error", "") for item in failed), unfinished
+
+
+def _lost_points(notebook) -> str:
+    """The graded cells of an autograded notebook that raised, with their errors: why points were lost."""
+    lines = []
+    for cell in notebook.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        errors = [out for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+        if grade_id and errors:
+            lines.append(f"{grade_id}: {errors[0]['ename']}: {errors[0]['evalue']}"[:600])
+    from coursegrader.contracts import Verdict
+
+    verdict = Verdict.read(notebook.metadata)
+    lines += [f"overruled {item['cell']}: {item['message']}"[:600] for item in verdict.overruled]
+    lines += [f"check failed {group}: {message}"[:600] for group, message in verdict.failed.items()]
+    if verdict.problem:
+        lines.append(f"the independent check's run failed: {verdict.problem[:1500]}")
+    return "\n".join(lines) or "(no graded cell raised, no verdict against it)"
+
+
+@pytest.mark.slow
+def test_the_instructor_grades_every_submission_from_the_hub(graded_class):
+    solver, idler, second_solver = graded_class.cls.students
+    for student in graded_class.cls.students:
+        listed = graded_class.submitted[student]
+        assert listed["success"] and any(item["status"] == "submitted" for item in listed["value"]), listed
+    rows = {row["student_id"]: row for row in graded_class.grades if row["assignment"] == ASSIGNMENT}
+    assert set(rows) == set(graded_class.cls.students), graded_class.grading[-3000:]
+    # every automatic point; the written answers (markdown cells) wait for the instructor's hand
+    source = nbformat.read(ROOT / "exercises" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    automatic = sum(cell.metadata["nbgrader"]["points"] for cell in source.cells
+                    if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"))
+    assert 0 < automatic <= float(rows[solver]["max_score"])
+    for student in (solver, second_solver):
+        assert float(rows[student]["score"]) == automatic, _lost_points(graded_class.autograded[student])
+    assert float(rows[idler]["score"]) == 0.0
+
+
+@pytest.mark.slow
+def test_each_student_fetches_their_own_feedback_and_no_one_elses(graded_class):
+    for student in graded_class.cls.students:
+        fetched = graded_class.feedback[student]
+        assert len(fetched) == 1, f"{student} fetched {sorted(map(str, fetched))}"
+        (content,) = fetched.values()
+        assert content == graded_class.instructor_feedback[student]
+        others = [other for other in graded_class.cls.students if other != student]
+        assert all(content != graded_class.instructor_feedback[other] for other in others)
+        assert not any(f"Written by {other}.".encode() in content for other in others)
+    solver, idler, second_solver = graded_class.cls.students
+    assert f"Written by {solver}.".encode() in next(iter(graded_class.feedback[solver].values()))
+
+
+@pytest.mark.slow
+def test_one_student_cannot_reach_anothers_work(graded_class):
+    cls = graded_class.cls
+    solver, idler, _ = cls.students
+    # through the hub: another student's server refuses this student's token
+    answer = cls.on_server(solver, "GET", f"api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", as_user=idler)
+    assert answer.status_code in (403, 404), answer.status_code
+    # a student's server has no formgrader; the instructor's has
+    assert cls.on_server(idler, "GET", "formgrader").status_code == 404
+    assert cls.on_server(cls.instructor, "GET", "formgrader").status_code in (200, 302)
+    # on the disk, as that student's Unix user: another's home, the exchange's submissions and feedback
+    work = cls.home(solver) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert cls.as_user(solver, "cat", str(work)).returncode == 0  # the owner reads it
+    assert cls.as_user(idler, "cat", str(work)).returncode != 0
+    course = cls.exchange / cls.course_id
+    for folder in ("inbound", "feedback"):
+        listing = cls.as_user(idler, "ls", str(course / folder))
+        assert listing.returncode != 0 and "Permission denied" in listing.stderr, (folder, listing)
+    # nor can they remove what the instructor handed out
+    assert cls.as_user(idler, "rm", "-rf", str(course / "outbound")).returncode != 0
+    assert (course / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
+    # and the instructor's course (the gradebook, the solutions) is closed to students
+    assert cls.as_user(idler, "ls", str(graded_class.course)).returncode != 0
