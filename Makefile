@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # The book build never shows progress bars; CI and `make test` always re-execute chapters.
 BOOK_ENV := NNLAB_PROGRESS=0 PATH=$(CURDIR)/$(BIN):$$PATH
 
-.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade grading-scheduler grading-worker collect publish sandbox-deps browser-deps postgres-deps clean
+.PHONY: help env book book-force pdf pdf-if-chromium test test-fast test-unit test-book benchmarks lab notebooks release grade grading-scheduler grading-worker collect hand-out return-feedback hub hub-deps publish sandbox-deps browser-deps postgres-deps clean
 
 help:
 	@echo "make book        environment, then execute every chapter and build the site into _build/html"
@@ -21,6 +21,9 @@ help:
 	@echo "make grade       collect from the local exchange, autograde exercises/submitted/ (JOBS=N in parallel), feedback, grades.csv, report/index.html"
 	@echo "                 SCHEDULER=tcp://host:8786: on a Dask cluster (make grading-scheduler, make grading-worker), into PostgreSQL"
 	@echo "make collect     bring what students submitted through the local exchange into exercises/submitted/"
+	@echo "make hand-out    release the assignments to the exchange (NNLAB_EXCHANGE: a JupyterHub class's shared one)"
+	@echo "make return-feedback  put the feedback of every graded submission back into the exchange, for its student"
+	@echo "make hub         JupyterHub for a class (as root; README, \"Students on JupyterHub\"): hub/jupyterhub_config.py"
 	@echo "make pdf         the whole book as one PDF, _build/html/book.pdf (after make book; needs Chromium: make browser-deps)"
 	@echo "make publish     put the built site (_build/html) on the gh-pages branch of PUBLISH_REMOTE (default origin) for GitHub Pages"
 	@echo "make env         create .venv and install requirements.txt, nnlab and coursegrader (a no-op when up to date)"
@@ -72,7 +75,7 @@ test-fast: test-unit
 test-book: book-force
 
 # --durations: every run says where its time went (the whole suite must stay under 45 minutes)
-test: env sandbox-deps browser-deps postgres-deps
+test: env sandbox-deps browser-deps postgres-deps hub-deps
 	$(BIN)/python -m pytest -q --durations=25
 	$(MAKE) --no-print-directory test-book
 	@echo "make test: all checks passed"
@@ -131,6 +134,23 @@ postgres-deps:
 	  fi; \
 	fi
 
+# JupyterHub's proxy, configurable-http-proxy, from npm at the version hub/package-lock.json pins
+# (Node.js 20 or newer). Without Node.js the JupyterHub tests are skipped with a message.
+HUB_PROXY := hub/node_modules/.bin/configurable-http-proxy
+hub-deps: $(HUB_PROXY)
+$(HUB_PROXY): hub/package.json hub/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    { apt-get update -qq && apt-get install -y -qq nodejs npm; } || \
+	      echo "note: Node.js could not be installed: the JupyterHub tests will be skipped"; \
+	  else \
+	    echo "note: Node.js 20+ is not installed (https://nodejs.org): JupyterHub cannot start its proxy, its tests will be skipped"; \
+	  fi; \
+	fi
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd hub && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.bin/configurable-http-proxy; \
+	fi
+
 # The built site's browser tests (tests/site/test_browser.py) drive Debian's Chromium; without
 # it they are skipped with a message.
 browser-deps:
@@ -172,6 +192,20 @@ grading-worker: env sandbox-deps
 # (`make grade` does it first too); a submission placed there by hand is never replaced.
 collect: env
 	$(COURSE) collect
+
+# A class on JupyterHub (README, "Students on JupyterHub"): the hub keeps its state in HUB_STATE.
+# The course's environment must be readable by every user (NNLAB_HUB_PYTHON names another one).
+HUB_STATE ?= /srv/jupyterhub
+hub: env hub-deps sandbox-deps
+	@test "$$(id -u)" = 0 || { echo "error: JupyterHub starts each user's server as that user: run make hub as root"; exit 1; }
+	mkdir -p $(HUB_STATE)
+	cd $(HUB_STATE) && $(CURDIR)/$(BIN)/jupyterhub -f $(CURDIR)/hub/jupyterhub_config.py
+
+# The instructor's side of the exchange (make lab's local one, or NNLAB_EXCHANGE)
+hand-out: env
+	$(COURSE) hand-out
+return-feedback: env
+	$(COURSE) return-feedback
 
 clean:
 	rm -rf _build

@@ -15,13 +15,14 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 #: The steps this module runs, and the configuration each needs besides the course's own.
 STEPS = ("generate_assignment", "release_assignment", "collect", "release_feedback")
 
 
-def _api(course: Path, step: str, exchange: str | None, into: str | None):
+def _api(course: Path, step: str, exchange: str | None, into: str | None, exclude: str | None = None):
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -33,12 +34,14 @@ def _api(course: Path, step: str, exchange: str | None, into: str | None):
         config.Exchange.root = exchange
     if into:
         config.CourseDirectory.submitted_directory = into
+    if exclude:
+        config.CourseDirectory.student_id_exclude = exclude
     return NbGraderAPI(config=config)
 
 
-def _run(step: str, names: list[str], exchange: str | None, into: str | None) -> int:
+def _run(step: str, names: list[str], exchange: str | None, into: str | None, exclude: str | None = None) -> int:
     course = Path.cwd()
-    api = _api(course, step, exchange, into)
+    api = _api(course, step, exchange, into, exclude)
     failed = 0
     for name in names:
         if step == "generate_assignment":
@@ -56,11 +59,13 @@ def _run(step: str, names: list[str], exchange: str | None, into: str | None) ->
 
 
 def run_steps(course: Path, step: str, names: list[str], exchange: Path | None = None,
-              env: dict[str, str] | None = None, into: str | None = None) -> dict[str, dict]:
+              env: dict[str, str] | None = None, into: str | None = None,
+              exclude_students: Sequence[str] = ()) -> dict[str, dict]:
     """Run ``step`` for each of ``names`` in one process started in ``course``; each name's result.
 
     ``exchange`` is the root of nbgrader's exchange (release, collect); ``into`` the folder,
-    relative to the course, that ``collect`` writes to instead of ``submitted/``.
+    relative to the course, that ``collect`` writes to instead of ``submitted/``;
+    ``exclude_students`` the students the step leaves out (nbgrader's ``student_id_exclude``).
 
     Raises RuntimeError naming the first assignment that failed, with nbgrader's log and error.
     """
@@ -73,6 +78,8 @@ def run_steps(course: Path, step: str, names: list[str], exchange: Path | None =
         argv += ["--exchange", str(exchange)]
     if into is not None:
         argv += ["--into", into]
+    if exclude_students:
+        argv += ["--exclude-students", ",".join(sorted(exclude_students))]
     done = subprocess.run(argv, cwd=course, env=env if env is not None else dict(os.environ),
                           capture_output=True, text=True)
     results: dict[str, dict] = {}
@@ -102,11 +109,12 @@ def _option(argv: list[str], name: str) -> tuple[list[str], str | None]:
 def main(argv: list[str]) -> int:
     argv, exchange = _option(argv, "--exchange")
     argv, into = _option(argv, "--into")
+    argv, exclude = _option(argv, "--exclude-students")
     if len(argv) < 2 or argv[0] not in STEPS:
-        print(f"usage: python -m coursegrader.batch {{{'|'.join(STEPS)}}} ASSIGNMENT... [--exchange ROOT] [--into FOLDER]",
-              file=sys.stderr)
+        print(f"usage: python -m coursegrader.batch {{{'|'.join(STEPS)}}} ASSIGNMENT... [--exchange ROOT] [--into FOLDER] "
+              "[--exclude-students ID,ID]", file=sys.stderr)
         return 2
-    return _run(argv[0], argv[1:], exchange, into)
+    return _run(argv[0], argv[1:], exchange, into, exclude)
 
 
 if __name__ == "__main__":

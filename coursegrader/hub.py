@@ -72,7 +72,7 @@ class HubClass:
 
 
 def hub_class(course_id: str, hub_python: str) -> HubClass:
-    """The class described by the ``NNLAB_HUB_*`` settings and ``NNLAB_EXCHANGE``.
+    """The class described by the hub's settings (contracts: ``HUB_*``) and ``NNLAB_EXCHANGE``.
 
     ``course_id`` is the course's nbgrader id; ``hub_python`` is the Python the hub runs on,
     used for the servers unless ``NNLAB_HUB_PYTHON`` names another.
@@ -89,6 +89,12 @@ def hub_class(course_id: str, hub_python: str) -> HubClass:
     if not python.is_absolute() or not os.access(python, os.X_OK):
         raise HubConfigurationError(
             f"{contracts.HUB_PYTHON.name}={python}: not an absolute path to a Python this machine can run")
+    closed = unreachable_by_others(python)
+    if closed is not None:
+        raise HubConfigurationError(
+            f"the users' servers would run {python}, but {closed} is closed to other users: install the course "
+            f"where every user can read it (e.g. python3 -m venv /opt/nnlab) and set {contracts.HUB_PYTHON.name} "
+            "to that environment's python")
     exchange = Path(contracts.EXCHANGE.get() or DEFAULT_HUB_EXCHANGE)
     if not exchange.is_absolute():
         raise HubConfigurationError(f"{contracts.EXCHANGE.name}={exchange}: the exchange must be an absolute path")

@@ -149,13 +149,24 @@ def return_feedback(course: Path) -> list[tuple[str, str]]:
     Feedback of submissions placed in ``submitted/`` by hand has no such secret and stays in
     ``feedback/``. Returns the ``(student, assignment)`` pairs whose feedback was returned.
     """
-    returned = sorted(
-        (folder.parent.name, folder.name)
-        for folder in (course / "feedback").glob("*/*")
-        if (folder / "submission_secret.txt").is_file() and (folder / f"{folder.name}.html").is_file())
-    names = sorted({assignment for _, assignment in returned})
-    if names:
-        run_steps(course, "release_feedback", names, exchange=exchange_root(course), env=environment(course))
+    returned: list[tuple[str, str]] = []
+    kept: dict[str, set[str]] = {}  # per assignment, the students whose feedback has nowhere to go
+    for folder in sorted((course / "feedback").glob("*/*")):
+        student, assignment = folder.parent.name, folder.name
+        if not (folder / f"{assignment}.html").is_file():
+            continue
+        if (folder / "submission_secret.txt").is_file() and (folder / "timestamp.txt").is_file():
+            returned.append((student, assignment))
+        else:
+            kept.setdefault(assignment, set()).add(student)
+    # nbgrader returns every student's feedback of an assignment at once: those kept are left out
+    # by name, and assignments that leave out the same students share one process
+    groups: dict[frozenset[str], list[str]] = {}
+    for assignment in sorted({assignment for _, assignment in returned}):
+        groups.setdefault(frozenset(kept.get(assignment, ())), []).append(assignment)
+    for excluded, names in groups.items():
+        run_steps(course, "release_feedback", names, exchange=exchange_root(course), env=environment(course),
+                  exclude_students=sorted(excluded))
     return returned
 
 

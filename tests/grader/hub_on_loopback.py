@@ -37,6 +37,9 @@ def why_not_here() -> str | None:
     for tool in ("useradd", "userdel", "runuser", "node", "bwrap"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (make test installs what it can: make hub-deps, make sandbox-deps)"
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    if not re.match(r"v(\d+)", node) or int(re.match(r"v(\d+)", node).group(1)) < 20:
+        return f"configurable-http-proxy needs Node.js 20 or newer; this machine has {node or 'none that runs'}"
     if not PROXY.exists():
         return f"{PROXY} is missing: run make hub-deps (npm ci in hub/)"
     if shared_python() is None:

@@ -55,7 +55,7 @@ def test_every_environment_variable_the_code_reads_is_documented_in_one_place():
     assert all(setting.meaning for setting in contracts.SETTINGS)
     pattern = re.compile(r"\bNNLAB_[A-Z_]+\b")
     used = set()
-    for folder in ("coursegrader", "nnlab", "exercises", "benchmarks"):
+    for folder in ("coursegrader", "nnlab", "exercises", "benchmarks", "hub"):
         for path in (ROOT / folder).rglob("*.py"):
             used |= set(pattern.findall(path.read_text()))
     used |= set(pattern.findall((ROOT / "Makefile").read_text()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -40,43 +41,65 @@ def hub_settings(monkeypatch):
     return monkeypatch
 
 
-def test_a_class_with_no_settings_uses_nbgraders_exchange_and_the_hubs_python(hub_settings):
-    cls = hub_class("course-101", sys.executable)
+@pytest.fixture
+def open_python():
+    """An executable called python in a folder every user may enter (as a class's environment is)."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    os.chmod(base, 0o755)
+    python = base / "bin" / "python"
+    python.parent.mkdir()
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    yield python
+    shutil.rmtree(base)
+
+
+def test_a_class_with_no_settings_uses_nbgraders_exchange_and_the_hubs_python(hub_settings, open_python):
+    cls = hub_class("course-101", str(open_python))
     assert cls.exchange == DEFAULT_HUB_EXCHANGE == Path("/usr/local/share/nbgrader/exchange")
-    assert cls.python == Path(sys.executable)
+    assert cls.python == open_python
     assert cls.instructors == frozenset()
     assert cls.role("anyone") == "student"
 
 
-def test_each_setting_that_cannot_work_is_refused_by_name(hub_settings, tmp_path):
+def test_each_setting_that_cannot_work_is_refused_by_name(hub_settings, tmp_path, open_python):
     hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root, no-such-user-here")
     with pytest.raises(HubConfigurationError, match="NNLAB_HUB_INSTRUCTORS names 'no-such-user-here'"):
-        hub_class("c", sys.executable)
+        hub_class("c", str(open_python))
     hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
     hub_settings.setenv("NNLAB_HUB_PYTHON", str(tmp_path / "no-python"))
     with pytest.raises(HubConfigurationError, match="NNLAB_HUB_PYTHON=.*no-python: not an absolute path to a Python"):
-        hub_class("c", sys.executable)
+        hub_class("c", str(open_python))
+    closed = tmp_path / "closed"
+    (closed / "bin").mkdir(parents=True)
+    shutil.copy(open_python, closed / "bin" / "python")
+    os.chmod(closed, 0o700)
+    hub_settings.setenv("NNLAB_HUB_PYTHON", str(closed / "bin" / "python"))
+    with pytest.raises(HubConfigurationError, match="is closed to other users: install the course where every user"):
+        hub_class("c", str(open_python))
     hub_settings.delenv("NNLAB_HUB_PYTHON")
     hub_settings.setenv("NNLAB_EXCHANGE", "relative/exchange")
     with pytest.raises(HubConfigurationError, match="NNLAB_EXCHANGE=relative/exchange: the exchange must be an absolute"):
-        hub_class("c", sys.executable)
+        hub_class("c", str(open_python))
     hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path))
     hub_settings.setenv("NNLAB_HUB_COURSE", "course/exercises")
     with pytest.raises(HubConfigurationError, match="NNLAB_HUB_COURSE=course/exercises: give an absolute path"):
-        hub_class("c", sys.executable)
+        hub_class("c", str(open_python))
 
 
-def test_a_students_server_and_an_instructors_get_their_roles_environment(hub_settings, tmp_path):
+def test_a_students_server_and_an_instructors_get_their_roles_environment(hub_settings, tmp_path, open_python):
     hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
     hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path / "exchange"))
-    cls = hub_class("course-101", sys.executable)
+    cls = hub_class("course-101", str(open_python))
     root_home = Path(os.path.expanduser("~root"))
     instructor = cls.server_environment("root")
     assert instructor["JUPYTER_CONFIG_PATH"] == str(ROLE_CONFIG / "instructor")
     assert instructor["NNLAB_HUB_COURSE"] == str(root_home / "course" / "exercises")
     assert instructor["NNLAB_EXCHANGE"] == str(tmp_path / "exchange")
     assert instructor["NNLAB_HUB_COURSE_ID"] == "course-101"
-    assert instructor["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    assert instructor["PATH"].split(os.pathsep)[0] == str(open_python.parent)
     student = cls.server_environment("a-student")
     assert student["JUPYTER_CONFIG_PATH"] == str(ROLE_CONFIG / "student")
     assert "NNLAB_HUB_COURSE" not in student  # a student's server has no course of the instructor's
@@ -94,7 +117,6 @@ def test_the_exchange_is_open_to_all_and_sticky(tmp_path):
 
 
 def test_a_folder_closed_to_others_on_the_way_is_named():
-    import shutil
     import tempfile
 
     base = Path(tempfile.mkdtemp(dir="/tmp"))
@@ -110,16 +132,17 @@ def test_a_folder_closed_to_others_on_the_way_is_named():
         shutil.rmtree(base)
 
 
-def test_the_recipe_loads_and_gives_each_server_its_role(hub_settings, tmp_path):
+def test_the_recipe_loads_and_gives_each_server_its_role(hub_settings, tmp_path, open_python):
     from jupyterhub.app import JupyterHub
 
+    hub_settings.setenv("NNLAB_HUB_PYTHON", str(open_python))
     hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path / "exchange"))
     hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
     app = JupyterHub()
     app.load_config_file(str(RECIPE))
     config = app.config
     assert config.JupyterHub.authenticator_class == "pam"
-    assert config.Spawner.cmd == [sys.executable, "-m", "jupyterhub.singleuser"]
+    assert config.Spawner.cmd == [str(open_python), "-m", "jupyterhub.singleuser"]
     assert Path(config.ConfigurableHTTPProxy.command[0]) == ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
     assert stat.S_IMODE((tmp_path / "exchange").stat().st_mode) == 0o1777  # made when the hub starts
     spawner = SimpleNamespace(user=SimpleNamespace(name="root"), environment={"KEPT": "1"})

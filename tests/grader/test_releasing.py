@@ -10,7 +10,8 @@ import pytest
 from nbgrader.utils import get_username
 
 from coursegrader.course_config import course_id, nbgrader_command
-from coursegrader.releasing import assignments, collect, exchange_root, prepare_lab, released_and_current, submissions
+from coursegrader.releasing import assignments, collect, exchange_root, prepare_lab, released_and_current, return_feedback, \
+    submissions
 
 ROOT = Path(__file__).resolve().parents[2]
 COURSE = ROOT / "exercises"
@@ -122,6 +123,35 @@ def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tm
     (submitted / "clipping.ipynb").write_text("the instructor's copy")
     assert collect(course) == [(student, "clipping", "kept: the submission placed in submitted/ by hand")]
     assert (submitted / "clipping.ipynb").read_text() == "the instructor's copy"
+
+
+@pytest.mark.slow
+def test_feedback_returns_to_the_submissions_that_came_through_the_exchange(tmp_path, monkeypatch, released_course):
+    from coursegrader.cli import grade
+
+    course = tmp_path / "exercises"
+    shutil.copytree(released_course, course)
+    exchange = tmp_path / "exchange"
+    monkeypatch.setenv("NNLAB_EXCHANGE", str(exchange))
+    workspace = tmp_path / "student"
+    prepare_lab(course, workspace)
+    student = get_username()
+    _nbgrader_as_student(workspace, exchange, "fetch_assignment", "clipping")
+    _nbgrader_as_student(workspace, exchange, "submit", "clipping")
+    # and one placed in submitted/ by hand: graded, but it has no exchange to return to
+    by_hand = course / "submitted" / "s-by-hand" / "clipping"
+    by_hand.mkdir(parents=True)
+    shutil.copy(course / "release" / "clipping" / "clipping.ipynb", by_hand)
+    assert return_feedback(course) == []  # nothing graded yet
+    grade(course, timeout=600)
+    assert (course / "feedback" / "s-by-hand" / "clipping" / "clipping.html").is_file()
+
+    assert return_feedback(course) == [(student, "clipping")]
+    _nbgrader_as_student(workspace, exchange, "fetch_feedback", "clipping")
+    fetched = list((workspace / "clipping" / "feedback").rglob("clipping.html"))
+    assert len(fetched) == 1
+    assert fetched[0].read_bytes() == (course / "feedback" / student / "clipping" / "clipping.html").read_bytes()
+    assert len(list((exchange / COURSE_ID / "feedback").iterdir())) == 1  # the one returned, filed by its hash
 
 
 def test_collect_without_an_exchange_does_nothing(tmp_path, monkeypatch):
