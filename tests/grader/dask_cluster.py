@@ -1,6 +1,8 @@
-"""A Dask cluster on loopback for the tests and benchmark of grading on several machines:
-``dask scheduler`` and ``dask worker`` processes, each worker in its own working folder as on a
-machine of its own, without a nanny so that a killed worker stays dead."""
+"""A Dask cluster for the tests and benchmark of grading on several machines: ``dask scheduler``
+and ``dask worker`` processes, each worker in its own working folder as on a machine of its
+own, without a nanny so that a killed worker stays dead. With ``hosts``
+(:mod:`network_hosts`), each worker runs in a network namespace of its own and reaches the
+scheduler over a veth pair; without, everything is on loopback."""
 from __future__ import annotations
 
 import socket
@@ -12,13 +14,13 @@ from pathlib import Path
 from postgres_server import _free_port
 
 
-def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) -> None:
+def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60, host: str = "127.0.0.1") -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the process listening on {port} exited with {process.returncode}")
         with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
+            if probe.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.2)
     raise TimeoutError(f"nothing listens on port {port} after {seconds} s")
@@ -27,26 +29,37 @@ def _wait_for_port(port: int, process: subprocess.Popen, seconds: float = 60) ->
 class Cluster:
     """``dask scheduler`` and ``dask worker`` processes on loopback, stopped at the end."""
 
-    def __init__(self, folder: Path, workers: int = 2):
+    def __init__(self, folder: Path, workers: int = 2, hosts=None):
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
+        self.hosts = hosts
+        self.host = hosts.here if hosts is not None else "127.0.0.1"
         self.port = _free_port()
-        self.address = f"tcp://127.0.0.1:{self.port}"
-        self.scheduler = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
-             str(self.port), "--dashboard-address", ":0"],
-            stdout=subprocess.DEVNULL, stderr=open(folder / "scheduler.log", "wb"))
-        _wait_for_port(self.port, self.scheduler)
-        self.workers = {f"w{i}": self._start_worker(f"w{i}") for i in range(workers)}
+        self.address = f"tcp://{self.host}:{self.port}"
+        self.scheduler = self._start_scheduler("scheduler.log")
+        self.workers = {f"w{i}": self._start_worker(f"w{i}", i) for i in range(workers)}
 
-    def _start_worker(self, name: str) -> subprocess.Popen:
+    def _start_scheduler(self, log: str) -> subprocess.Popen:
+        scheduler = subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", self.host, "--port",
+             str(self.port), "--dashboard-address", ":0"],
+            stdout=subprocess.DEVNULL, stderr=open(self.folder / log, "wb"))
+        _wait_for_port(self.port, scheduler, host=self.host)
+        return scheduler
+
+    def _start_worker(self, name: str, index: int) -> subprocess.Popen:
         # each worker in its own working folder, as on a machine of its own; no nanny, so a
         # killed worker stays dead (a machine that never comes back)
         home = self.folder / name
         home.mkdir()
+        where: list[str] = []
+        listen: list[str] = []
+        if self.hosts is not None:  # on a host of its own, listening at that host's address
+            where = self.hosts.run(index)
+            listen = ["--host", self.hosts.address(index)]
         return subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--name", name, "--nthreads", "1",
-             "--no-nanny", "--local-directory", str(home), "--dashboard-address", ":0"],
+            [*where, sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--name", name,
+             "--nthreads", "1", "--no-nanny", "--local-directory", str(home), "--dashboard-address", ":0", *listen],
             cwd=home, stdout=subprocess.DEVNULL, stderr=open(self.folder / f"{name}.log", "wb"))
 
     def restart_scheduler(self) -> None:
@@ -56,12 +69,9 @@ class Cluster:
         self.scheduler.wait(timeout=30)
         for process in self.workers.values():
             process.wait(timeout=60)
-        self.scheduler = subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
-             str(self.port), "--dashboard-address", ":0"],
-            stdout=subprocess.DEVNULL, stderr=open(self.folder / "scheduler-restarted.log", "wb"))
-        _wait_for_port(self.port, self.scheduler)
-        self.workers = {f"{name}-again": self._start_worker(f"{name}-again") for name in self.workers}
+        self.scheduler = self._start_scheduler("scheduler-restarted.log")
+        self.workers = {f"{name}-again": self._start_worker(f"{name}-again", index)
+                        for index, name in enumerate(self.workers)}
 
     def client(self):
         from distributed import Client

@@ -34,8 +34,13 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres_server(user: str = "grader", database: str = "course") -> Iterator[str]:
-    """Start a server, create ``database`` owned by ``user``; yield its SQLAlchemy URL."""
+def postgres_server(user: str = "grader", database: str = "course", address: str = "127.0.0.1",
+                    clients: str | None = None) -> Iterator[str]:
+    """Start a server, create ``database`` owned by ``user``; yield its SQLAlchemy URL.
+
+    It listens on loopback and on ``address`` (the URL's host), and lets in, besides loopback,
+    the network ``clients`` (e.g. ``10.231.0.0/16``: grading machines of their own).
+    """
     binaries = server_binaries()
     if binaries is None:
         raise FileNotFoundError("PostgreSQL's initdb is not installed (make postgres-deps)")
@@ -56,10 +61,14 @@ def postgres_server(user: str = "grader", database: str = "course") -> Iterator[
 
     try:
         run(str(binaries / "initdb"), "-D", str(data), "-U", user, "-A", "trust", "--no-sync")
+        if clients:
+            with open(data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {clients} trust\n")
+        listen = ",".join(dict.fromkeys(["127.0.0.1", address]))
         run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "start", "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off -c max_connections=100")
+            f"-c listen_addresses={listen} -p {port} -k {sockets} -c fsync=off -c max_connections=100")
         run(str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, database)
-        yield f"postgresql://{user}@127.0.0.1:{port}/{database}"
+        yield f"postgresql://{user}@{address}:{port}/{database}"
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run([*prefix, str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],

@@ -1,5 +1,7 @@
-"""Grading on a Dask cluster: a real scheduler and two real workers as separate processes on
-loopback, each worker in its own working folder, a real PostgreSQL gradebook.
+"""Grading on a Dask cluster: a real scheduler and two real workers as separate processes,
+each worker on a host of its own (a network namespace joined to this machine by a veth pair,
+:mod:`network_hosts`; where namespaces cannot be made, on loopback) and in its own working
+folder, and a real PostgreSQL gradebook that the workers reach over their network.
 
 The class is graded on the cluster and, for reference, locally into SQLite; every submission
 must get the same per-cell scores both ways, exactly one submission row in the gradebook,
@@ -21,6 +23,7 @@ import pytest
 from coursegrader.contracts import Outcome
 from coursegrader.distributed import Graded, bundle, write_back
 from dask_cluster import Cluster
+from network_hosts import NETWORK, make_hosts
 from postgres_server import postgres_server, server_binaries
 from two_students import submit_solution_and_blank
 
@@ -112,13 +115,50 @@ def cluster_course(released_course, tmp_path, monkeypatch):
     shutil.copytree(released_course, course)
     submit_solution_and_blank(course, ASSIGNMENTS)
     (tmp_path / "hosts").mkdir()
-    with postgres_server() as url:
-        monkeypatch.setenv("NNLAB_GRADEBOOK_URL", url)
-        cluster = Cluster(tmp_path / "hosts")
-        try:
-            yield course, cluster
-        finally:
-            cluster.stop()
+    hosts, why_not = make_hosts(2)
+    if hosts is None:
+        print(f"workers on loopback in separate working folders: {why_not}")
+    try:
+        address = hosts.here if hosts is not None else "127.0.0.1"
+        with postgres_server(address=address, clients=NETWORK if hosts is not None else None) as url:
+            monkeypatch.setenv("NNLAB_GRADEBOOK_URL", url)
+            cluster = Cluster(tmp_path / "hosts", hosts=hosts)
+            try:
+                yield course, cluster
+            finally:
+                cluster.stop()
+    finally:
+        if hosts is not None:
+            hosts.remove()
+
+
+@pytest.mark.slow
+def test_each_worker_is_a_host_of_its_own(cluster_course):
+    import os
+    import subprocess
+    import sys
+    from urllib.parse import urlparse
+
+    course, cluster = cluster_course
+    if cluster.hosts is None:
+        pytest.skip("network namespaces cannot be made here: the workers share this machine's loopback")
+    watcher = cluster.client()
+    try:
+        addresses = sorted(info["host"] for info in watcher.scheduler_info()["workers"].values())
+    finally:
+        watcher.close()
+    assert addresses == [cluster.hosts.address(0), cluster.hosts.address(1)]
+    gradebook = urlparse(os.environ["NNLAB_GRADEBOOK_URL"])
+    assert gradebook.hostname == cluster.hosts.here
+
+    def reaches(host: str) -> bool:
+        probe = f"import socket; s = socket.socket(); s.settimeout(5); print(s.connect_ex(({host!r}, {gradebook.port})))"
+        done = subprocess.run([*cluster.hosts.run(0), sys.executable, "-c", probe], capture_output=True, text=True)
+        return done.stdout.strip() == "0"
+
+    # from a worker's host, the gradebook is on another machine: reached at its address, not on loopback
+    assert reaches(cluster.hosts.here)
+    assert not reaches("127.0.0.1")
 
 
 @pytest.mark.slow
