@@ -42,21 +42,11 @@ def why_not_here() -> str | None:
         return f"configurable-http-proxy needs Node.js 20 or newer; this machine has {node or 'none that runs'}"
     if not PROXY.exists():
         return f"{PROXY} is missing: run make hub-deps (npm ci in hub/)"
-    if shared_python() is None:
-        return ("no Python 3.%d that other users may run was found (the course's Python is under a private "
-                "folder, and /usr/bin/python3.%d is missing)" % (sys.version_info.minor, sys.version_info.minor))
-    return None
-
-
-def shared_python() -> Path | None:
-    """A Python of this minor version that every user may run: this one, or the system's."""
     from coursegrader.hub import unreachable_by_others
 
-    here = Path(sys.executable)
-    if unreachable_by_others(here.resolve()) is None and unreachable_by_others(Path(sys.prefix)) is None:
-        return here
-    system = Path(f"/usr/bin/python3.{sys.version_info.minor}")
-    return system if system.exists() else None
+    if any(unreachable_by_others(p) for p in needed_by_every_user()) and shutil.which("unshare") is None:
+        return "the course lies in a folder closed to other users, and unshare (util-linux) is not installed"
+    return None
 
 
 def free_port() -> int:
@@ -176,36 +166,40 @@ def make_user(name: str, homes: Path) -> None:
     os.chmod(homes / name, 0o700)  # one user's files closed to the others, whatever useradd's default
 
 
-def course_environment(base: Path) -> Path:
-    """The Python every user's server runs: the course's, or the system's Python seeing the course's packages."""
+def needed_by_every_user() -> list[Path]:
+    """What each user's server runs from: the Python installation, the course's environment, the course."""
+    paths = {Path(os.path.realpath(sys.executable)).parents[1], Path(sys.prefix), ROOT}
+    # a folder inside another one on the list comes with it
+    return sorted(p for p in paths if not any(q != p and q in p.parents for q in paths))
+
+
+def open_view(base: Path) -> list[str]:
+    """The command prefix that runs the hub where every user sees the course; [] when they already do.
+
+    On a machine where the course or its Python lies in a folder closed to other users (a
+    Python under /root, a checkout in a private folder), the hub and everything it starts
+    run in a mount namespace of their own, where each closed folder is replaced by an open
+    one holding, at the same paths, only what the servers need. Nothing changes outside it.
+    """
     from coursegrader.hub import unreachable_by_others
 
-    python = shared_python()
-    assert python is not None
-    if python == Path(sys.executable):
-        return python
-    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix)))
-    blocked = unreachable_by_others(site_packages)
-    assert blocked is None, (
-        f"the course's packages ({site_packages}) are closed to other users at {blocked}: clone the course "
-        "where every user may read it to run a class from it")
-    env = base / "course-env"
-    subprocess.run([str(python), "-m", "venv", "--without-pip", str(env)], check=True, capture_output=True)
-    own = next((env / "lib").glob("python3*/site-packages"))
-    # addsitedir, not a plain path: the course's .pth files (nnlab installed in place) must run too
-    (own / "course.pth").write_text(f"import site; site.addsitedir({str(site_packages)!r})\n")
-    # the course's commands (nbgrader, alembic, jupyter...), started by this Python
-    for script in Path(sys.prefix, "bin").iterdir():
-        if script.name.startswith(("python", "activate")) or not script.is_file():
+    lines = ["set -e"]
+    closed: dict[Path, Path] = {}  # closed folder -> where its contents stay reachable by root
+    for path in needed_by_every_user():
+        blocker = unreachable_by_others(path)
+        if blocker is None:
             continue
-        lines = script.read_bytes().split(b"\n", 1)
-        if len(lines) == 2 and lines[0].startswith(b"#!" + str(Path(sys.prefix, "bin", "python")).encode()):
-            (env / "bin" / script.name).write_bytes(b"#!" + str(env / "bin" / "python").encode() + b"\n" + lines[1])
-            (env / "bin" / script.name).chmod(0o755)
-    # and the course's Jupyter files: which server extensions are on, JupyterLab's extensions
-    for folder in ("etc", "share"):
-        (env / folder).symlink_to(Path(sys.prefix) / folder)
-    return env / "bin" / "python"
+        if blocker == path:
+            raise AssertionError(f"{path} itself is closed to other users: make it o+rx to run a class from it")
+        if blocker not in closed:
+            closed[blocker] = base / "closed" / str(len(closed))
+            lines += [f"mkdir -p '{closed[blocker]}'", f"mount --bind '{blocker}' '{closed[blocker]}'",
+                      f"mount -t tmpfs -o mode=755 tmpfs '{blocker}'"]
+        inside = closed[blocker] / path.relative_to(blocker)
+        lines += [f"mkdir -p '{path}'", f"mount --bind '{inside}' '{path}'"]
+    if not closed:
+        return []
+    return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join([*lines, 'exec "$@"']), "hub"]
 
 
 def start_class(course: Path, assignment: str, n_students: int = 3) -> LoopbackClass:
@@ -233,7 +227,7 @@ def start_class(course: Path, assignment: str, n_students: int = 3) -> LoopbackC
         shutil.copy(course / "nbgrader_config.py", mine / "nbgrader_config.py")
         shutil.copytree(course / "source" / assignment, mine / "source" / assignment)
         subprocess.run(["chown", "-R", f"{instructor}:{instructor}", str(homes / instructor)], check=True)
-        python = course_environment(base)
+        prefix = open_view(base)
         state = base / "hub"
         state.mkdir()
         (state / "jupyterhub_test_config.py").write_text(f"""
@@ -256,11 +250,11 @@ c.JupyterHub.load_roles = [{{"name": "class-test", "services": ["class-test"],
 """)
         env = {**os.environ,
                "NNLAB_HUB_INSTRUCTORS": instructor,
-               "NNLAB_HUB_PYTHON": str(python),
+               "NNLAB_HUB_PYTHON": sys.executable,
                "NNLAB_EXCHANGE": str(loopback.exchange)}
         log = open(state / "jupyterhub.log", "w")
         loopback.hub = subprocess.Popen(
-            [str(Path(sys.executable).parent / "jupyterhub"), "-f", str(state / "jupyterhub_test_config.py")],
+            [*prefix, str(Path(sys.executable).parent / "jupyterhub"), "-f", str(state / "jupyterhub_test_config.py")],
             cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while True:
