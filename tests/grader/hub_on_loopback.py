@@ -66,6 +66,7 @@ class LoopbackClass:
     instructor: str
     exchange: Path
     course_id: str
+    password: str = ""  # everyone's, at the hub's login page
     hub: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -202,7 +203,7 @@ def open_view(base: Path) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", "\n".join([*lines, 'exec "$@"']), "hub"]
 
 
-def start_class(course: Path, assignment: str, n_students: int = 3) -> LoopbackClass:
+def start_class(course: Path, assignment: str, n_students: int = 4) -> LoopbackClass:
     """Accounts, the instructor's course (``assignment`` alone), the exchange, and the hub, started."""
     from coursegrader.course_config import course_id
 
@@ -214,7 +215,7 @@ def start_class(course: Path, assignment: str, n_students: int = 3) -> LoopbackC
     service_token = secrets.token_hex(32)
     port = free_port()
     loopback = LoopbackClass(base, f"http://127.0.0.1:{port}", service_token, students, instructor,
-                         base / "exchange", course_id(course))
+                             base / "exchange", course_id(course), password=secrets.token_hex(16))
     try:
         homes = base / "home"
         homes.mkdir()
@@ -234,7 +235,7 @@ def start_class(course: Path, assignment: str, n_students: int = 3) -> LoopbackC
 load_subconfig({str(RECIPE)!r})
 # what the test changes: logins, ports, the hub's state, a service that hands out tokens
 c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = {secrets.token_hex(16)!r}
+c.DummyAuthenticator.password = {loopback.password!r}
 c.Authenticator.allowed_users = {set([*students, instructor])!r}
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_ip = "127.0.0.1"

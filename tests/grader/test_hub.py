@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import shutil
 import stat
 import sys
@@ -25,6 +26,8 @@ from coursegrader import contracts
 from coursegrader.hub import DEFAULT_HUB_EXCHANGE, ROLE_CONFIG, HubConfigurationError, hub_class, prepare_exchange, \
     unreachable_by_others
 from hub_on_loopback import RECIPE, start_class, why_not_here
+from jupyterlab_ui import open_assignment_list, row_in_assignment_list, validate
+from offline_chromium import CHROMIUM, FLAGS, MISSING
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "clipping"  # one of the course's assignments, the quickest to validate and grade
@@ -173,15 +176,18 @@ def graded_class():
     course = ROOT / "exercises"
     solution = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     cls = start_class(course, ASSIGNMENT)  # the instructor's course: this one's configuration and the assignment
-    seen = SimpleNamespace(cls=cls, listed={}, fetched={}, validated={}, submitted={}, feedback={})
+    # three students through their servers' APIs; the fourth, later, in a browser
+    students, browser_student = cls.students[:3], cls.students[3]
+    seen = SimpleNamespace(cls=cls, students=students, browser_student=browser_student,
+                           listed={}, fetched={}, validated={}, submitted={}, feedback={})
     try:
-        solver, idler, second_solver = cls.students
+        solver, idler, second_solver = students
         cls.start_server(cls.instructor)
         code, seen.hand_out = cls.terminal(cls.instructor, "cd ~/course/exercises && python -m coursegrader hand-out")
         assert code == 0, seen.hand_out[-3000:]
 
         notebook = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
-        for student in cls.students:
+        for student in students:
             cls.start_server(student)
             seen.listed[student] = cls.on_server(student, "GET", f"assignments?course_id={cls.course_id}").json()
             answer = cls.on_server(student, "POST", "assignments/fetch",
@@ -207,13 +213,13 @@ def graded_class():
         instructor_course = cls.home(cls.instructor) / "course" / "exercises"
         seen.grades = list(csv.DictReader(io.StringIO((instructor_course / "grades.csv").read_text())))
         feedback = {student: instructor_course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
-                    for student in cls.students}
+                    for student in students}
         missing = [str(path) for path in feedback.values() if not path.is_file()]
         assert not missing, f"no feedback at {missing}; grading said:\n{seen.grading[-4000:]}"
         seen.instructor_feedback = {student: path.read_bytes() for student, path in feedback.items()}
         seen.autograded = {student: nbformat.read(instructor_course / "autograded" / student / ASSIGNMENT /
-                                                  f"{ASSIGNMENT}.ipynb", as_version=4) for student in cls.students}
-        for student in cls.students:
+                                                  f"{ASSIGNMENT}.ipynb", as_version=4) for student in students}
+        for student in students:
             answer = cls.on_server(student, "POST", "assignments/fetch_feedback",
                                    data={"course_id": cls.course_id, "assignment_id": ASSIGNMENT})
             assert answer.status_code == 200, answer.text
@@ -241,7 +247,7 @@ def test_every_student_lists_and_fetches_what_the_instructor_handed_out(graded_c
 
 @pytest.mark.slow
 def test_validate_passes_the_solved_notebook_and_names_the_unfinished_one(graded_class):
-    solver, idler, second_solver = graded_class.cls.students
+    solver, idler, second_solver = graded_class.students
     for student in (solver, second_solver):
         answer = graded_class.validated[student]
         assert answer["success"] and not answer["value"].get("failed"), answer
@@ -271,12 +277,12 @@ def _lost_points(notebook) -> str:
 
 @pytest.mark.slow
 def test_the_instructor_grades_every_submission_from_the_hub(graded_class):
-    solver, idler, second_solver = graded_class.cls.students
-    for student in graded_class.cls.students:
+    solver, idler, second_solver = graded_class.students
+    for student in graded_class.students:
         listed = graded_class.submitted[student]
         assert listed["success"] and any(item["status"] == "submitted" for item in listed["value"]), listed
     rows = {row["student_id"]: row for row in graded_class.grades if row["assignment"] == ASSIGNMENT}
-    assert set(rows) == set(graded_class.cls.students), graded_class.grading[-3000:]
+    assert set(rows) == set(graded_class.students), graded_class.grading[-3000:]
     # every automatic point; the written answers (markdown cells) wait for the instructor's hand
     source = nbformat.read(ROOT / "exercises" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     automatic = sum(cell.metadata["nbgrader"]["points"] for cell in source.cells
@@ -289,22 +295,22 @@ def test_the_instructor_grades_every_submission_from_the_hub(graded_class):
 
 @pytest.mark.slow
 def test_each_student_fetches_their_own_feedback_and_no_one_elses(graded_class):
-    for student in graded_class.cls.students:
+    for student in graded_class.students:
         fetched = graded_class.feedback[student]
         assert len(fetched) == 1, f"{student} fetched {sorted(map(str, fetched))}"
         (content,) = fetched.values()
         assert content == graded_class.instructor_feedback[student]
-        others = [other for other in graded_class.cls.students if other != student]
+        others = [other for other in graded_class.students if other != student]
         assert all(content != graded_class.instructor_feedback[other] for other in others)
         assert not any(f"Written by {other}.".encode() in content for other in others)
-    solver, idler, second_solver = graded_class.cls.students
+    solver, idler, second_solver = graded_class.students
     assert f"Written by {solver}.".encode() in next(iter(graded_class.feedback[solver].values()))
 
 
 @pytest.mark.slow
 def test_one_student_cannot_reach_anothers_work(graded_class):
     cls = graded_class.cls
-    solver, idler, _ = cls.students
+    solver, idler, _ = graded_class.students
     # through the hub: another student's server refuses this student's token
     answer = cls.on_server(solver, "GET", f"api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", as_user=idler)
     assert answer.status_code in (403, 404), answer.status_code
@@ -324,3 +330,62 @@ def test_one_student_cannot_reach_anothers_work(graded_class):
     assert (course / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
     # and the instructor's course (the gradebook, the solutions) is closed to students
     assert cls.as_user(idler, "ls", str(graded_class.course)).returncode != 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason=f"{MISSING}: the student's path on the hub in a browser needs it")
+def test_in_a_browser_a_student_logs_in_fetches_validates_and_submits_without_a_formgrader(graded_class):
+    from playwright.sync_api import expect, sync_playwright
+
+    cls, student = graded_class.cls, graded_class.browser_student
+    source = nbformat.read(ROOT / "exercises" / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    first_task = next(cell.metadata["nbgrader"]["grade_id"] for cell in source.cells
+                      if cell.metadata.get("nbgrader", {}).get("solution"))
+    inbound = cls.exchange / cls.course_id / "inbound"
+    handed_in = len(list(inbound.iterdir()))
+    requests, problems = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+
+        def log_in(user: str):
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.set_default_timeout(180_000)
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("pageerror", lambda error: problems.append(f"{user}: uncaught error: {error}"))
+            page.goto(f"{cls.url}/hub/login")
+            page.fill("#username_input", user)
+            page.fill("#password_input", cls.password)
+            page.click("#login_submit")
+            page.wait_for_url(re.compile(rf"/user/{user}/lab"))  # the hub starts their server, then JupyterLab
+            page.locator("#jp-menu-panel").wait_for()
+            return page
+
+        def nbgrader_menu(page) -> set[str]:
+            page.locator('#jp-menu-panel div.lm-MenuBar-itemLabel:text("Nbgrader")').click()
+            items = page.locator("#jp-mainmenu-nbgrader li[data-command]:visible")  # a command no plugin provides is hidden
+            items.first.wait_for()
+            commands = {items.nth(i).get_attribute("data-command") for i in range(items.count())}
+            page.keyboard.press("Escape")
+            return commands
+
+        page = log_in(student)
+        menu = nbgrader_menu(page)
+        assert "nbgrader:open-assignment-list" in menu and "nbgrader:open-formgrader" not in menu, menu
+        open_assignment_list(page)
+        row_in_assignment_list(page, "released", ASSIGNMENT).locator(".item_status button").click()
+        row_in_assignment_list(page, "fetched", ASSIGNMENT)
+        page.goto(f"{cls.url}/user/{student}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb")
+        outcome, text = validate(page)  # nothing solved yet: Validate names the first task
+        assert outcome == "error" and first_task in text, text[:2000]
+        open_assignment_list(page)
+        row_in_assignment_list(page, "fetched", ASSIGNMENT).locator('.item_status button:text("Submit")').click()
+        expect(row_in_assignment_list(page, "submitted", ASSIGNMENT)).to_be_visible()
+
+        instructor = log_in(cls.instructor)
+        assert "nbgrader:open-formgrader" in nbgrader_menu(instructor)
+        browser.close()
+    assert len(list(inbound.iterdir())) == handed_in + 1  # the submission made in the browser
+    elsewhere = sorted({re.sub(r"^\w+://([^/:]+).*", r"\1", r) for r in requests if re.match(r"^(https?|wss?)://", r)}
+                       - {"127.0.0.1"})
+    assert not elsewhere, f"the hub's pages asked other hosts for {elsewhere}: a class without internet would miss it"
+    assert not problems, problems

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import nbformat
 import pytest
+from jupyterlab_ui import cells_of, open_assignment_list, row_in_assignment_list, validate
 from offline_chromium import CHROMIUM, FLAGS, MISSING
 
 from coursegrader.cli import grade
@@ -119,41 +120,6 @@ def lab(tmp_path, monkeypatch, released_course):
     log.close()
 
 
-def _open_assignment_list(page):
-    page.locator('#jp-menu-panel div.lm-MenuBar-itemLabel:text("Nbgrader")').click()
-    page.locator('#jp-mainmenu-nbgrader li[data-command="nbgrader:open-assignment-list"]').click()
-    page.locator("#released_assignments_list").wait_for()
-
-
-def _row(page, listing: str, name: str):
-    """The row of ``name`` in one of the Assignment List's lists (released, fetched, submitted)."""
-    row = page.locator(f"#{listing}_assignments_list > .list_item").filter(
-        has=page.locator(".item_name", has_text=re.compile(rf"^\s*{name}\s*$")))
-    row.first.wait_for()
-    return row.first
-
-
-def _validate(page) -> tuple[str, str]:
-    """Press Validate on the open notebook; 'success' or 'error', from the dialog nbgrader shows."""
-    page.locator("jp-button.validate-button").click()
-    dialog = page.locator(".nbgrader-SuccessDialog, .nbgrader-ErrorDialog")
-    dialog.first.wait_for()
-    outcome = "success" if page.locator(".nbgrader-SuccessDialog").count() else "error"
-    text = dialog.first.inner_text()
-    dialog.first.locator("button.jp-Dialog-button").first.click()
-    return outcome, text
-
-
-def _cells(page, expected: int):
-    cells = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell")
-    cells.first.wait_for()
-    deadline = time.monotonic() + 30
-    while cells.count() != expected and time.monotonic() < deadline:  # cells render in batches
-        time.sleep(0.2)
-    assert cells.count() == expected, f"JupyterLab shows {cells.count()} cells of {expected}"
-    return cells
-
-
 def _run(cell) -> None:
     """Run one cell as a student does (select it, Shift+Enter) and wait for its execution count."""
     page = cell.page
@@ -188,20 +154,20 @@ def test_a_student_fetches_runs_validates_solves_and_submits_in_jupyterlab_then_
         page.goto(f"{url}/lab?token={token}")
 
         # the Assignment List (Nbgrader menu) lists the released assignments; Fetch copies one over
-        _open_assignment_list(page)
-        _row(page, "released", ASSIGNMENT).locator(".item_status button").click()
-        _row(page, "fetched", ASSIGNMENT)
+        open_assignment_list(page)
+        row_in_assignment_list(page, "released", ASSIGNMENT).locator(".item_status button").click()
+        row_in_assignment_list(page, "fetched", ASSIGNMENT)
         assert notebook.is_file(), "Fetch did not put the notebook into the student's workspace"
 
         # open it and run its first code cell (the imports)
         page.goto(f"{url}/lab/tree/{ASSIGNMENT}/{ASSIGNMENT}.ipynb?token={token}")
-        cells = _cells(page, len(source.cells))
+        cells = cells_of(page, len(source.cells))
         first_code = next(i for i, cell in enumerate(source.cells) if cell.cell_type == "code")
         _run(cells.nth(first_code))
         expect(cells.nth(first_code).locator(".jp-OutputArea-output[data-mime-type*='error']")).to_have_count(0)
 
         # Validate with the tasks unsolved: it fails, and names the first task's failing test
-        outcome, text = _validate(page)
+        outcome, text = validate(page)
         first_task = source.cells[min(answers)].metadata["nbgrader"]["grade_id"]
         assert outcome == "error", f"Validate passed an unsolved notebook: {text}"
         assert first_task in text, f"Validate's report does not name {first_task}: {text[:2000]}"
@@ -218,13 +184,13 @@ def test_a_student_fetches_runs_validates_solves_and_submits_in_jupyterlab_then_
             assert time.monotonic() < deadline, "the answers typed into JupyterLab were not saved"
             time.sleep(0.5)
             saved = nbformat.read(notebook, as_version=4)
-        outcome, text = _validate(page)
+        outcome, text = validate(page)
         assert outcome == "success", f"Validate failed the solved notebook: {text[:2000]}"
 
         # Submit hands it in through the exchange
-        _open_assignment_list(page)
-        _row(page, "fetched", ASSIGNMENT).locator('.item_status button:text("Submit")').click()
-        expect(_row(page, "submitted", ASSIGNMENT)).to_be_visible()
+        open_assignment_list(page)
+        row_in_assignment_list(page, "fetched", ASSIGNMENT).locator('.item_status button:text("Submit")').click()
+        expect(row_in_assignment_list(page, "submitted", ASSIGNMENT)).to_be_visible()
         browser.close()
 
     elsewhere = sorted({urlsplit(r).hostname for r in requests if urlsplit(r).scheme in ("http", "https", "ws", "wss")}
@@ -256,7 +222,7 @@ def test_a_chapter_opens_in_jupyterlab_as_a_notebook_and_its_first_cells_run(lab
         page.set_default_timeout(STEP_TIMEOUT_MS)
         page.goto(f"{url}/lab/tree/book/{CHAPTER}.md?token={token}")
         assert page.locator(".jp-FileEditor:visible").count() == 0, "the chapter opened as a text file, not a notebook"
-        cells = _cells(page, len(chapter.cells))
+        cells = cells_of(page, len(chapter.cells))
         assert "jp-CodeCell" in (cells.nth(code[0]).get_attribute("class") or ""), "the chapter's code is not in code cells"
         for index in code[:FIRST_CELLS]:
             _run(cells.nth(index))
