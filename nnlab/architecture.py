@@ -56,8 +56,10 @@ def width_for_budget(depth: int, parameters: int, in_features: int, out_features
     """The width that gives ``depth`` equal hidden layers about ``parameters`` parameters.
 
     With width ``w`` the MLP has ``(d-1)·w² + (in + out + d)·w + out`` parameters (weights and
-    biases); the positive root of that quadratic, rounded to the nearest integer, keeps the
-    networks of a depth-versus-width comparison within one layer's rounding of each other.
+    biases); of the two whole widths around the positive root of that quadratic, the one whose
+    count is nearer the budget keeps the networks of a depth-versus-width comparison within one
+    layer's rounding of each other. (Rounding the root itself is not enough: the count grows
+    faster than linearly, so the nearer width can lie on the root's farther side.)
     """
     _check_int("depth", depth)
     _check_int("parameters", parameters)
@@ -66,8 +68,10 @@ def width_for_budget(depth: int, parameters: int, in_features: int, out_features
     c = out_features - parameters
     if mlp_parameters(in_features, out_features, [1] * depth) > parameters:
         raise ValueError(f"{parameters} parameters cannot pay for even one unit per layer at depth {depth}")
-    width = -c / b if a == 0 else (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
-    return max(1, round(width))
+    root = -c / b if a == 0 else (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+    candidates = {max(1, math.floor(root)), max(1, math.ceil(root))}
+    return min(sorted(candidates),
+               key=lambda w: abs(mlp_parameters(in_features, out_features, [w] * depth) - parameters))
 
 
 class ScaledTanh(nn.Module):
