@@ -290,6 +290,11 @@ def test_the_instructor_grades_every_submission_from_the_hub(graded_class):
     assert 0 < automatic <= float(rows[solver]["max_score"])
     for student in (solver, second_solver):
         assert float(rows[student]["score"]) == automatic, _lost_points(graded_class.autograded[student])
+    # the instructor's formgrader, in their JupyterLab, reads the same course and gradebook
+    listed = graded_class.cls.on_server(graded_class.cls.instructor, "GET", "formgrader/api/assignments")
+    assert listed.status_code == 200, listed.text[:2000]
+    (assignment,) = [item for item in listed.json() if item["name"] == ASSIGNMENT]
+    assert assignment["num_submissions"] == 3 and assignment["status"] == "released", assignment
     assert float(rows[idler]["score"]) == 0.0
 
 
