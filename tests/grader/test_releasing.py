@@ -92,8 +92,9 @@ def _nbgrader_as_student(workspace: Path, exchange: Path, *args: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.slow
-def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tmp_path, monkeypatch, released_course):
+def _one_submission_through_the_exchange(tmp_path, monkeypatch, released_course):
+    """A copy of the course handed out to a local exchange, and clipping fetched and submitted
+    through it; ``(course, exchange, workspace, student)``."""
     course = tmp_path / "exercises"
     shutil.copytree(released_course, course)
     exchange = tmp_path / "exchange"
@@ -102,8 +103,14 @@ def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tm
     prepare_lab(course, workspace)
     student = get_username()  # the login nbgrader's local exchange knows a student by
     _nbgrader_as_student(workspace, exchange, "fetch_assignment", "clipping")
-    notebook = workspace / "clipping" / "clipping.ipynb"
     _nbgrader_as_student(workspace, exchange, "submit", "clipping")
+    return course, exchange, workspace, student
+
+
+@pytest.mark.slow
+def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tmp_path, monkeypatch, released_course):
+    course, exchange, workspace, student = _one_submission_through_the_exchange(tmp_path, monkeypatch, released_course)
+    notebook = workspace / "clipping" / "clipping.ipynb"
     assert collect(course) == [(student, "clipping", "collected")]
     first = (course / "submitted" / student / "clipping" / "timestamp.txt").read_text()
     assert collect(course) == []  # nothing new: nothing changes
@@ -129,15 +136,7 @@ def test_collect_brings_the_latest_submissions_and_keeps_those_placed_by_hand(tm
 def test_feedback_returns_to_the_submissions_that_came_through_the_exchange(tmp_path, monkeypatch, released_course):
     from coursegrader.cli import grade
 
-    course = tmp_path / "exercises"
-    shutil.copytree(released_course, course)
-    exchange = tmp_path / "exchange"
-    monkeypatch.setenv("NNLAB_EXCHANGE", str(exchange))
-    workspace = tmp_path / "student"
-    prepare_lab(course, workspace)
-    student = get_username()
-    _nbgrader_as_student(workspace, exchange, "fetch_assignment", "clipping")
-    _nbgrader_as_student(workspace, exchange, "submit", "clipping")
+    course, exchange, workspace, student = _one_submission_through_the_exchange(tmp_path, monkeypatch, released_course)
     # and one placed in submitted/ by hand: graded, but it has no exchange to return to
     by_hand = course / "submitted" / "s-by-hand" / "clipping"
     by_hand.mkdir(parents=True)
