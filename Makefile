@@ -147,7 +147,9 @@ $(HUB_PROXY): hub/package.json hub/package-lock.json
 	    echo "note: Node.js 20+ is not installed (https://nodejs.org): JupyterHub cannot start its proxy, its tests will be skipped"; \
 	  fi; \
 	fi
-	@if command -v npm >/dev/null 2>&1; then \
+	@if command -v node >/dev/null 2>&1 && [ "$$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then \
+	  echo "note: Node.js $$(node --version) is too old for the hub's proxy (20 or newer: https://nodejs.org, or NodeSource's packages): the JupyterHub tests will be skipped"; \
+	elif command -v npm >/dev/null 2>&1; then \
 	  cd hub && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.bin/configurable-http-proxy; \
 	fi
 

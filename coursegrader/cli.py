@@ -31,10 +31,12 @@ that changes what grading does is listed in :mod:`coursegrader.contracts`.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from coursegrader import contracts
 from coursegrader.contracts import Outcome
 from coursegrader.sandbox import SandboxUnavailable
 from coursegrader.course_config import ConfigurationError, check_isolation
@@ -50,11 +52,22 @@ def default_course() -> Path:
     return Path(__file__).resolve().parents[1] / "exercises"
 
 
+def _is_course_root(folder: Path) -> bool:
+    # a student's workspace has an nbgrader_config.py too, but no source/
+    return (folder / "nbgrader_config.py").is_file() and (folder / "source").is_dir()
+
+
 def course_here() -> Path:
     """The course a command works on unless ``--course`` names one: the current folder when it
-    is a course root (an instructor's copy, on JupyterHub for instance), else this repository's."""
+    is a course root (an instructor's copy), else the instructor's course on JupyterHub
+    (``NNLAB_HUB_COURSE``, set in their server), else this repository's."""
     here = Path.cwd()
-    return here if (here / "nbgrader_config.py").is_file() else default_course()
+    if _is_course_root(here):
+        return here
+    on_the_hub = os.environ.get(contracts.HUB_COURSE.name, "").strip()
+    if on_the_hub and _is_course_root(Path(os.path.expanduser(on_the_hub))):
+        return Path(os.path.expanduser(on_the_hub))
+    return default_course()
 
 
 def grade(course: Path, timeout: float = 1800.0, jobs: int = 1, scheduler: str | None = None) -> list[Outcome]:

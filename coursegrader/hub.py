@@ -17,8 +17,10 @@ user's ``JUPYTER_CONFIG_PATH``; the values they need come through the environmen
 """
 from __future__ import annotations
 
+import grp
 import os
 import pwd
+import shutil
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +43,7 @@ class HubClass:
 
     course_id: str
     exchange: Path
-    instructors: frozenset[str]
+    instructors: tuple[str, ...]  # the first one owns the course's folder in the exchange
     class_group: str
     python: Path
     course: str  # the course root in an instructor's home; "~" stands for that home
@@ -77,7 +79,11 @@ def hub_class(course_id: str, hub_python: str) -> HubClass:
     ``course_id`` is the course's nbgrader id; ``hub_python`` is the Python the hub runs on,
     used for the servers unless ``NNLAB_HUB_PYTHON`` names another.
     """
-    instructors = frozenset(name.strip() for name in contracts.HUB_INSTRUCTORS.get().split(",") if name.strip())
+    instructors = tuple(dict.fromkeys(name.strip() for name in contracts.HUB_INSTRUCTORS.get().split(",") if name.strip()))
+    if not instructors:
+        raise HubConfigurationError(
+            f"{contracts.HUB_INSTRUCTORS.name} names no one: a class needs the instructor who hands out and grades "
+            "(a user name of this machine; several, comma-separated)")
     for name in instructors:
         try:
             pwd.getpwnam(name)
@@ -93,28 +99,57 @@ def hub_class(course_id: str, hub_python: str) -> HubClass:
     if closed is not None:
         raise HubConfigurationError(
             f"the users' servers would run {python}, but {closed} is closed to other users: install the course "
-            f"where every user can read it (e.g. python3 -m venv /opt/nnlab) and set {contracts.HUB_PYTHON.name} "
-            "to that environment's python")
+            "where every user can read it, with a Python they can run (git clone ... /opt/nnlab; make env "
+            f"PYTHON=/usr/bin/python3), and set {contracts.HUB_PYTHON.name}=/opt/nnlab/.venv/bin/python")
     exchange = Path(contracts.EXCHANGE.get() or DEFAULT_HUB_EXCHANGE)
     if not exchange.is_absolute():
         raise HubConfigurationError(f"{contracts.EXCHANGE.name}={exchange}: the exchange must be an absolute path")
+    class_group = contracts.HUB_CLASS_GROUP.get()
+    try:
+        grp.getgrnam(class_group)
+    except KeyError:
+        raise HubConfigurationError(
+            f"{contracts.HUB_CLASS_GROUP.name}={class_group}: no such group on this machine, so no student could "
+            f"log in (groupadd {class_group}, then useradd -G {class_group} for each student)") from None
+    for role in ("student", "instructor"):
+        if not (ROLE_CONFIG / role / "nbgrader_config.py").is_file():
+            raise HubConfigurationError(f"{ROLE_CONFIG / role} is missing: the course's hub/ folder is incomplete")
     course = contracts.HUB_COURSE.get()
     if not (course.startswith("/") or course == "~" or course.startswith("~/")):
         raise HubConfigurationError(f"{contracts.HUB_COURSE.name}={course}: give an absolute path or one under ~/")
-    return HubClass(course_id, exchange, instructors, contracts.HUB_CLASS_GROUP.get(), python, course)
+    return HubClass(course_id, exchange, instructors, class_group, python, course)
 
 
-def prepare_exchange(exchange: Path) -> None:
+#: The course's folders in the exchange and their modes, as nbgrader's own commands make them:
+#: what is handed out is readable by all; students may hand in but not list what others handed in,
+#: nor list the feedback (each fetches theirs by a name only they can compute).
+COURSE_FOLDERS = {"": 0o755, "outbound": 0o755, "inbound": 0o2733, "feedback": 0o711}
+
+
+def prepare_exchange(exchange: Path, course_id: str | None = None, owner: str | None = None) -> None:
     """Create the exchange as nbgrader needs it: everyone may write, no one may remove another's files.
 
     nbgrader refuses an exchange that is not writable by all (``ugo+rwx``); the sticky bit keeps
-    a user from deleting or renaming what another put there.
+    a user from deleting or renaming what another put there. With ``course_id`` and ``owner``
+    (the instructor who hands out), the course's own folder is made too, owned by them, before
+    any student could take its name.
     """
     exchange.mkdir(parents=True, exist_ok=True)
-    mode = stat.S_IMODE(exchange.stat().st_mode)
     wanted = 0o777 | stat.S_ISVTX
-    if mode != wanted:
+    if stat.S_IMODE(exchange.stat().st_mode) != wanted:
         os.chmod(exchange, wanted)
+    if course_id is None or owner is None:
+        return
+    course = exchange / course_id
+    if course.exists() and course.stat().st_uid != pwd.getpwnam(owner).pw_uid:
+        raise HubConfigurationError(
+            f"{course} belongs to uid {course.stat().st_uid}, not to the instructor {owner}: remove it (a student "
+            "may have made it to take the course's place) and start the hub again")
+    for name, mode in COURSE_FOLDERS.items():
+        folder = course / name if name else course
+        folder.mkdir(exist_ok=True)
+        shutil.chown(folder, owner, pwd.getpwnam(owner).pw_gid)
+        os.chmod(folder, mode)
 
 
 def unreachable_by_others(path: Path) -> Path | None:
@@ -123,8 +158,9 @@ def unreachable_by_others(path: Path) -> Path | None:
     Each user's server runs the course's Python as that user: the interpreter, and every
     folder above it, must be open to them (``o+x``); a Python under ``/root`` is not.
     """
-    path = path.resolve()
-    for folder in [*reversed(path.parents), path if path.is_dir() else path.parent]:
-        if not folder.stat().st_mode & stat.S_IXOTH:
-            return folder
+    # the path as given (a virtual environment's folders) and where it leads (the interpreter itself)
+    for candidate in dict.fromkeys([Path(os.path.abspath(path)), path.resolve()]):
+        for folder in [*reversed(candidate.parents), candidate if candidate.is_dir() else candidate.parent]:
+            if not folder.stat().st_mode & stat.S_IXOTH:
+                return folder
     return None

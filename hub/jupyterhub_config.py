@@ -3,16 +3,18 @@
 Run as root on the class's server, from a folder where the hub may keep its state
 (``jupyterhub.sqlite``, its cookie secret)::
 
-    NNLAB_HUB_INSTRUCTORS=alice NNLAB_HUB_PYTHON=/opt/nnlab/bin/python \\
-        /opt/nnlab/bin/jupyterhub -f /path/to/course/hub/jupyterhub_config.py
+    NNLAB_HUB_INSTRUCTORS=alice NNLAB_HUB_PYTHON=/opt/nnlab/.venv/bin/python \\
+        /opt/nnlab/.venv/bin/jupyterhub -f /opt/nnlab/hub/jupyterhub_config.py
 
 (``make hub`` does this with the course's own environment). What each setting means, and
 how a class runs from release to feedback, is in the README ("Students on JupyterHub") and on
 the site's page for instructors. In short:
 
 - who logs in: the Unix accounts of the group ``NNLAB_HUB_CLASS_GROUP`` (students) and the
-  users named in ``NNLAB_HUB_INSTRUCTORS``, with their Unix passwords (PAM). Put an OAuth
-  authenticator (your university's login) in place of PAM in a file loaded after this one;
+  users named in ``NNLAB_HUB_INSTRUCTORS``, with their Unix passwords (PAM). The first
+  instructor named owns the course's folder in the exchange: they hand out, grade and return
+  feedback. Another login (your university's OAuth) goes in a file loaded after this one, with
+  that authenticator's own list of who may log in; each user still needs a Unix account;
 - each user's server runs as that user, from the Python ``NNLAB_HUB_PYTHON`` (the course's
   environment, which every user must be able to read), with JupyterLab, the Assignment List
   and Validate; instructors' servers also get the formgrader and their course
@@ -35,12 +37,14 @@ c = get_config()  # noqa: F821 - provided by JupyterHub when it loads this file
 
 HERE = Path(__file__).resolve().parent
 CLASS = hub_class(course_id(default_course()), sys.executable)
-prepare_exchange(CLASS.exchange)
+prepare_exchange(CLASS.exchange, CLASS.course_id, owner=CLASS.instructors[0])
 
-# Who may log in: the class's group and the instructors, with their Unix passwords.
+# Who may log in: the class's group and the instructors, with their Unix passwords. Someone
+# who leaves the group (or the list) loses access, even after logging in before.
 c.JupyterHub.authenticator_class = "pam"
 c.LocalAuthenticator.allowed_groups = {CLASS.class_group}
 c.Authenticator.allowed_users = set(CLASS.instructors)
+c.Authenticator.allow_existing_users = False
 
 # The proxy in front of the hub and the servers: configurable-http-proxy from hub/package.json
 # (make hub-deps), not one found on the PATH.

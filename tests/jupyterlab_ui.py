@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from urllib.parse import urlsplit
+
+
+def other_hosts(requests: list[str]) -> list[str]:
+    """The hosts other than loopback that a page asked for (a student without internet would miss them)."""
+    return sorted({urlsplit(r).hostname for r in requests if urlsplit(r).scheme in ("http", "https", "ws", "wss")}
+                  - {"127.0.0.1"})
 
 
 def open_assignment_list(page) -> None:

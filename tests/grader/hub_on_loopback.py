@@ -1,11 +1,13 @@
 """A class on a real JupyterHub on loopback, for tests/grader/test_hub.py.
 
 The hub runs ``hub/jupyterhub_config.py`` as it is, behind the proxy from ``hub/package.json``,
-with a test file loaded after it that changes only what a test must: logins by a shared
-password instead of PAM, ports on 127.0.0.1, the hub's state in a temporary folder, and a
-service whose token starts servers and issues each user's token (what logging in at the
-hub's page would give them). Users are real Unix accounts made for the test (their servers
-run as them, which is what keeps one student's files from another) and removed after it.
+with a test file loaded after it that changes only what a test must: one password for the
+test's accounts in place of each one's Unix password (who may log in is still the recipe's
+rule: the class's group and the instructors), ports on 127.0.0.1, the hub's state in a
+temporary folder, and a service whose token starts servers and issues each user's token
+(what logging in at the hub's page would give them). Users are real Unix accounts made for
+the test, in a group made for it (their servers run as them, which is what keeps one
+student's files from another), and removed after it; so is one account outside the class.
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def why_not_here() -> str | None:
     """Why a class cannot be run on this machine, or None when it can."""
     if os.geteuid() != 0:
         return "the hub test makes Unix accounts and starts servers as them: it must run as root"
-    for tool in ("useradd", "userdel", "runuser", "node", "bwrap"):
+    for tool in ("useradd", "userdel", "groupadd", "groupdel", "pgrep", "runuser", "node", "bwrap"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (make test installs what it can: make hub-deps, make sandbox-deps)"
     node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
@@ -44,8 +46,13 @@ def why_not_here() -> str | None:
         return f"{PROXY} is missing: run make hub-deps (npm ci in hub/)"
     from coursegrader.hub import unreachable_by_others
 
-    if any(unreachable_by_others(p) for p in needed_by_every_user()) and shutil.which("unshare") is None:
-        return "the course lies in a folder closed to other users, and unshare (util-linux) is not installed"
+    if any(unreachable_by_others(p) for p in needed_by_every_user()):
+        # the hub will need a mount namespace of its own: try to make one
+        tried = subprocess.run(["unshare", "--mount", "true"], capture_output=True, text=True) \
+            if shutil.which("unshare") else None
+        if tried is None or tried.returncode != 0:
+            return ("the course lies in a folder closed to other users, and no mount namespace can be made here "
+                    f"to open it to them ({tried.stderr.strip() if tried else 'unshare is not installed'})")
     return None
 
 
@@ -67,6 +74,8 @@ class LoopbackClass:
     exchange: Path
     course_id: str
     password: str = ""  # everyone's, at the hub's login page
+    class_group: str = ""
+    outsider: str = ""  # an account of the machine, not in the class
     hub: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -76,7 +85,11 @@ class LoopbackClass:
                                 headers={"Authorization": f"token {self.service_token}"}, **kwargs)
 
     def start_server(self, user: str, timeout: float = 300.0) -> None:
-        """Start ``user``'s server through the hub and wait until it answers."""
+        """Start ``user``'s server through the hub and wait until it answers (the user is added first,
+        as their first login would add them)."""
+        if self.hub_api("GET", f"users/{user}").status_code == 404:
+            added = self.hub_api("POST", f"users/{user}")
+            assert added.status_code == 201, f"adding {user}: {added.status_code} {added.text}"
         answer = self.hub_api("POST", f"users/{user}/server")
         assert answer.status_code in (201, 202), f"starting {user}'s server: {answer.status_code} {answer.text}"
         deadline = time.monotonic() + timeout
@@ -151,19 +164,32 @@ class LoopbackClass:
             except subprocess.TimeoutExpired:
                 self.hub.kill()
                 self.hub.wait(10)
-        for user in [*self.students, self.instructor]:
-            subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
         pid_file = self.base / "hub" / "proxy.pid"
         if pid_file.exists():
             subprocess.run(["kill", pid_file.read_text().strip()], capture_output=True)
-        for user in [*self.students, self.instructor]:
-            subprocess.run(["userdel", "--remove", user], capture_output=True)
+        users = [*self.students, self.instructor, self.outsider]
+        left = []
+        for user in filter(None, users):
+            # userdel refuses an account that still has processes: end them, and wait until they are gone
+            deadline = time.monotonic() + 30
+            while subprocess.run(["pgrep", "-u", user], capture_output=True).returncode == 0:
+                subprocess.run(["pkill", "-KILL", "-u", user], capture_output=True)
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            gone = subprocess.run(["userdel", "--remove", user], capture_output=True, text=True)
+            if gone.returncode not in (0, 6):  # 6: no such user (never made)
+                left.append(f"{user}: {gone.stderr.strip()}")
+        if self.class_group:
+            subprocess.run(["groupdel", self.class_group], capture_output=True)
         shutil.rmtree(self.base, ignore_errors=True)
+        assert not left, f"accounts the test could not remove: {left}"
 
 
-def make_user(name: str, homes: Path) -> None:
+def make_user(name: str, homes: Path, groups: tuple[str, ...] = ()) -> None:
     subprocess.run(["useradd", "--create-home", "--home-dir", str(homes / name), "--shell", "/bin/bash",
-                    "--user-group", name], check=True, capture_output=True)
+                    "--user-group", *(["--groups", ",".join(groups)] if groups else []), name],
+                   check=True, capture_output=True)
     os.chmod(homes / name, 0o700)  # one user's files closed to the others, whatever useradd's default
 
 
@@ -215,13 +241,17 @@ def start_class(course: Path, assignment: str, n_students: int = 4) -> LoopbackC
     service_token = secrets.token_hex(32)
     port = free_port()
     loopback = LoopbackClass(base, f"http://127.0.0.1:{port}", service_token, students, instructor,
-                             base / "exchange", course_id(course), password=secrets.token_hex(16))
+                             base / "exchange", course_id(course), password=secrets.token_hex(16),
+                             class_group=f"nncl{tag}", outsider=f"nnout{tag}")
     try:
         homes = base / "home"
         homes.mkdir()
         os.chmod(homes, 0o755)
-        for user in [*students, instructor]:
-            make_user(user, homes)
+        subprocess.run(["groupadd", loopback.class_group], check=True, capture_output=True)
+        for user in students:
+            make_user(user, homes, groups=(loopback.class_group,))
+        make_user(instructor, homes)
+        make_user(loopback.outsider, homes)
         # the instructor's course: the course's configuration and one assignment's source
         mine = homes / instructor / "course" / "exercises"
         (mine / "source").mkdir(parents=True)
@@ -233,10 +263,17 @@ def start_class(course: Path, assignment: str, n_students: int = 4) -> LoopbackC
         state.mkdir()
         (state / "jupyterhub_test_config.py").write_text(f"""
 load_subconfig({str(RECIPE)!r})
-# what the test changes: logins, ports, the hub's state, a service that hands out tokens
-c.JupyterHub.authenticator_class = "dummy"
-c.DummyAuthenticator.password = {loopback.password!r}
-c.Authenticator.allowed_users = {set([*students, instructor])!r}
+# what the test changes: the password, ports, the hub's state, a service that hands out tokens
+from jupyterhub.auth import PAMAuthenticator
+
+
+class ClassPasswordAuthenticator(PAMAuthenticator):
+    # the recipe's logins with one password for the test's accounts; who may log in is the recipe's rule
+    async def authenticate(self, handler, data):
+        return data["username"] if data.get("password") == {loopback.password!r} else None
+
+
+c.JupyterHub.authenticator_class = ClassPasswordAuthenticator
 c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
 c.JupyterHub.hub_ip = "127.0.0.1"
 c.JupyterHub.hub_port = {free_port()}
@@ -251,12 +288,13 @@ c.JupyterHub.load_roles = [{{"name": "class-test", "services": ["class-test"],
 """)
         env = {**os.environ,
                "NNLAB_HUB_INSTRUCTORS": instructor,
+               "NNLAB_HUB_CLASS_GROUP": loopback.class_group,
                "NNLAB_HUB_PYTHON": sys.executable,
                "NNLAB_EXCHANGE": str(loopback.exchange)}
-        log = open(state / "jupyterhub.log", "w")
-        loopback.hub = subprocess.Popen(
-            [*prefix, str(Path(sys.executable).parent / "jupyterhub"), "-f", str(state / "jupyterhub_test_config.py")],
-            cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with open(state / "jupyterhub.log", "w") as log:  # the hub keeps its own copy of the handle
+            loopback.hub = subprocess.Popen(
+                [*prefix, str(Path(sys.executable).parent / "jupyterhub"), "-f",
+                 str(state / "jupyterhub_test_config.py")], cwd=state, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while True:
             if loopback.hub.poll() is not None:

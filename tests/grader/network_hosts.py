@@ -25,6 +25,7 @@ class Hosts:
     """Network namespaces joined to this machine; :meth:`remove` takes them down."""
 
     names: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)  # this machine's ends of the veth pairs
 
     #: what every host reaches this machine at (the scheduler and the gradebook listen here)
     here = "10.231.1.1"
@@ -39,6 +40,8 @@ class Hosts:
     def remove(self) -> None:
         for name in self.names:  # a namespace's end takes its side of the veth pair, and so the pair
             subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+        for link in self.links:  # a pair whose other end never reached its namespace
+            subprocess.run(["ip", "link", "delete", link], capture_output=True)
 
 
 def make_hosts(count: int) -> tuple[Hosts | None, str]:
@@ -67,6 +70,8 @@ def make_hosts(count: int) -> tuple[Hosts | None, str]:
             ):
                 if command[:3] == ["ip", "netns", "add"]:
                     hosts.names.append(name)
+                if command[:3] == ["ip", "link", "add"]:
+                    hosts.links.append(outside)
                 done = subprocess.run(command, capture_output=True, text=True)
                 if done.returncode != 0:
                     raise OSError(f"{' '.join(command)}: {done.stderr.strip()}")

@@ -13,12 +13,23 @@ from coursegrader.cli import course_here, default_course, grade, main
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_default_course_is_the_current_folder_when_it_is_one_else_the_repositorys(tmp_path, monkeypatch):
+def test_the_default_course_is_the_current_folder_when_it_is_one_else_the_hubs_else_the_repositorys(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv("NNLAB_HUB_COURSE", raising=False)
     assert default_course() == ROOT / "exercises"
-    monkeypatch.chdir(tmp_path)
+    here, on_the_hub = tmp_path / "here", tmp_path / "hub-course"
+    here.mkdir()
+    monkeypatch.chdir(here)
     assert course_here() == ROOT / "exercises"
-    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")  # an instructor's copy of the course
-    assert course_here() == tmp_path
+    (here / "nbgrader_config.py").write_text("c = get_config()\n")  # a student's workspace: no source/
+    assert course_here() == ROOT / "exercises"
+    for course in (here, on_the_hub):  # an instructor's copy of the course
+        (course / "source").mkdir(parents=True)
+        (course / "nbgrader_config.py").write_text("c = get_config()\n")
+    assert course_here() == here
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NNLAB_HUB_COURSE", str(on_the_hub))  # what the hub sets in an instructor's server
+    assert course_here() == on_the_hub
 
 
 def test_a_folder_without_configuration_is_refused(tmp_path, capsys):

@@ -10,12 +10,17 @@ returns the feedback; each student fetches theirs. Then what keeps students apar
 from __future__ import annotations
 
 import csv
+import grp
 import io
 import os
+import pwd
 import re
 import shutil
 import stat
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -26,7 +31,7 @@ from coursegrader import contracts
 from coursegrader.hub import DEFAULT_HUB_EXCHANGE, ROLE_CONFIG, HubConfigurationError, hub_class, prepare_exchange, \
     unreachable_by_others
 from hub_on_loopback import RECIPE, start_class, why_not_here
-from jupyterlab_ui import open_assignment_list, row_in_assignment_list, validate
+from jupyterlab_ui import open_assignment_list, other_hosts, row_in_assignment_list, validate
 from offline_chromium import CHROMIUM, FLAGS, MISSING
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,21 +41,32 @@ ASSIGNMENT = "clipping"  # one of the course's assignments, the quickest to vali
 # --------------------------------------------------------------------------- the settings
 
 
+ME = pwd.getpwuid(os.getuid()).pw_name  # a user and a group that exist on any machine
+MY_GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
 @pytest.fixture
 def hub_settings(monkeypatch):
+    """No hub setting from the environment but an instructor (this user) and a class group that exist."""
     for setting in (contracts.HUB_INSTRUCTORS, contracts.HUB_PYTHON, contracts.HUB_COURSE, contracts.EXCHANGE,
                     contracts.HUB_CLASS_GROUP):
         monkeypatch.delenv(setting.name, raising=False)
+    monkeypatch.setenv("NNLAB_HUB_INSTRUCTORS", ME)
+    monkeypatch.setenv("NNLAB_HUB_CLASS_GROUP", MY_GROUP)
     return monkeypatch
+
+
+def _open_folder() -> Path:
+    """A new folder under /tmp that every user may enter (pytest's own tmp_path is closed to others)."""
+    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    os.chmod(base, 0o755)
+    return base
 
 
 @pytest.fixture
 def open_python():
     """An executable called python in a folder every user may enter (as a class's environment is)."""
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(dir="/tmp"))
-    os.chmod(base, 0o755)
+    base = _open_folder()
     python = base / "bin" / "python"
     python.parent.mkdir()
     python.write_text("#!/bin/sh\n")
@@ -59,31 +75,32 @@ def open_python():
     shutil.rmtree(base)
 
 
-def test_a_class_with_no_settings_uses_nbgraders_exchange_and_the_hubs_python(hub_settings, open_python):
+def test_a_class_uses_nbgraders_exchange_and_the_hubs_python_unless_told(hub_settings, open_python):
     cls = hub_class("course-101", str(open_python))
     assert cls.exchange == DEFAULT_HUB_EXCHANGE == Path("/usr/local/share/nbgrader/exchange")
     assert cls.python == open_python
-    assert cls.instructors == frozenset()
-    assert cls.role("anyone") == "student"
+    assert cls.instructors == (ME,) and cls.class_group == MY_GROUP
+    assert cls.role("anyone else") == "student" and cls.role(ME) == "instructor"
+    assert contracts.HUB_CLASS_GROUP.default == "nnlab-class"
 
 
 def test_each_setting_that_cannot_work_is_refused_by_name(hub_settings, tmp_path, open_python):
-    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root, no-such-user-here")
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", " , ")
+    with pytest.raises(HubConfigurationError, match="NNLAB_HUB_INSTRUCTORS names no one: a class needs the instructor"):
+        hub_class("c", str(open_python))
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", f"{ME}, no-such-user-here")
     with pytest.raises(HubConfigurationError, match="NNLAB_HUB_INSTRUCTORS names 'no-such-user-here'"):
         hub_class("c", str(open_python))
-    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
+    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", ME)
+    hub_settings.setenv("NNLAB_HUB_CLASS_GROUP", "no-such-group-here")
+    with pytest.raises(HubConfigurationError, match="NNLAB_HUB_CLASS_GROUP=no-such-group-here: no such group"):
+        hub_class("c", str(open_python))
+    hub_settings.setenv("NNLAB_HUB_CLASS_GROUP", MY_GROUP)
     hub_settings.setenv("NNLAB_HUB_PYTHON", str(tmp_path / "no-python"))
     with pytest.raises(HubConfigurationError, match="NNLAB_HUB_PYTHON=.*no-python: not an absolute path to a Python"):
         hub_class("c", str(open_python))
-    closed = tmp_path / "closed"
-    (closed / "bin").mkdir(parents=True)
-    shutil.copy(open_python, closed / "bin" / "python")
-    os.chmod(closed, 0o700)
-    hub_settings.setenv("NNLAB_HUB_PYTHON", str(closed / "bin" / "python"))
-    with pytest.raises(HubConfigurationError, match="is closed to other users: install the course where every user"):
-        hub_class("c", str(open_python))
-    hub_settings.delenv("NNLAB_HUB_PYTHON")
     hub_settings.setenv("NNLAB_EXCHANGE", "relative/exchange")
+    hub_settings.delenv("NNLAB_HUB_PYTHON")
     with pytest.raises(HubConfigurationError, match="NNLAB_EXCHANGE=relative/exchange: the exchange must be an absolute"):
         hub_class("c", str(open_python))
     hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path))
@@ -92,39 +109,75 @@ def test_each_setting_that_cannot_work_is_refused_by_name(hub_settings, tmp_path
         hub_class("c", str(open_python))
 
 
+def test_a_python_other_users_cannot_reach_is_refused_whether_its_folder_or_its_interpreter_is_closed(
+        hub_settings, open_python):
+    base = _open_folder()
+    try:
+        # a virtual environment in a closed folder, whose python leads to an open interpreter
+        environment = base / "closed" / "env"
+        (environment / "bin").mkdir(parents=True)
+        (environment / "bin" / "python").symlink_to(open_python)
+        os.chmod(base / "closed", 0o700)
+        hub_settings.setenv("NNLAB_HUB_PYTHON", str(environment / "bin" / "python"))
+        with pytest.raises(HubConfigurationError, match=re.escape(f"but {base / 'closed'} is closed to other users")):
+            hub_class("c", str(open_python))
+        # an open environment whose python leads into a closed folder
+        os.chmod(base / "closed", 0o755)
+        (base / "closed" / "interpreter").mkdir()
+        shutil.copy(open_python, base / "closed" / "interpreter" / "python")
+        os.chmod(base / "closed" / "interpreter", 0o700)
+        (environment / "bin" / "python").unlink()
+        (environment / "bin" / "python").symlink_to(base / "closed" / "interpreter" / "python")
+        with pytest.raises(HubConfigurationError, match=re.escape(f"but {base / 'closed' / 'interpreter'} is closed")):
+            hub_class("c", str(open_python))
+    finally:
+        shutil.rmtree(base)
+
+
 def test_a_students_server_and_an_instructors_get_their_roles_environment(hub_settings, tmp_path, open_python):
-    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
     hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path / "exchange"))
     cls = hub_class("course-101", str(open_python))
-    root_home = Path(os.path.expanduser("~root"))
-    instructor = cls.server_environment("root")
+    my_home = Path(pwd.getpwnam(ME).pw_dir)
+    instructor = cls.server_environment(ME)
     assert instructor["JUPYTER_CONFIG_PATH"] == str(ROLE_CONFIG / "instructor")
-    assert instructor["NNLAB_HUB_COURSE"] == str(root_home / "course" / "exercises")
+    assert instructor["NNLAB_HUB_COURSE"] == str(my_home / "course" / "exercises")
     assert instructor["NNLAB_EXCHANGE"] == str(tmp_path / "exchange")
     assert instructor["NNLAB_HUB_COURSE_ID"] == "course-101"
     assert instructor["PATH"].split(os.pathsep)[0] == str(open_python.parent)
     student = cls.server_environment("a-student")
     assert student["JUPYTER_CONFIG_PATH"] == str(ROLE_CONFIG / "student")
     assert "NNLAB_HUB_COURSE" not in student  # a student's server has no course of the instructor's
+
+
+def test_the_role_configurations_are_part_of_the_repository():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "hub/jupyter"], capture_output=True, text=True).stdout
     for role in ("student", "instructor"):
-        assert (ROLE_CONFIG / role / "nbgrader_config.py").is_file()
+        assert f"hub/jupyter/{role}/nbgrader_config.py" in tracked.split(), tracked
+    assert "hub/jupyter/student/labconfig/page_config.json" in tracked.split(), tracked
 
 
-def test_the_exchange_is_open_to_all_and_sticky(tmp_path):
+def test_the_exchange_is_open_to_all_and_sticky_and_the_course_folder_is_the_instructors(tmp_path):
     exchange = tmp_path / "a" / "exchange"
     prepare_exchange(exchange)
     assert stat.S_IMODE(exchange.stat().st_mode) == 0o1777
     os.chmod(exchange, 0o700)
     prepare_exchange(exchange)  # a narrowed exchange is opened again (nbgrader refuses one that is not ugo+rwx)
     assert stat.S_IMODE(exchange.stat().st_mode) == 0o1777
+    prepare_exchange(exchange, "course-101", owner=ME)
+    for name, mode in {"": 0o755, "outbound": 0o755, "inbound": 0o2733, "feedback": 0o711}.items():
+        folder = exchange / "course-101" / name
+        assert stat.S_IMODE(folder.stat().st_mode) == mode and folder.stat().st_uid == os.getuid(), name
+    if os.geteuid() == 0:  # a course folder someone else made first is refused, not used
+        os.chown(exchange / "course-101", pwd.getpwnam("nobody").pw_uid, -1)
+        with pytest.raises(HubConfigurationError, match="belongs to uid .*, not to the instructor"):
+            prepare_exchange(exchange, "course-101", owner=ME)
 
 
 def test_a_folder_closed_to_others_on_the_way_is_named():
-    import tempfile
-
-    base = Path(tempfile.mkdtemp(dir="/tmp"))
+    base = _open_folder()
     try:
-        os.chmod(base, 0o755)
         (base / "open" / "inside").mkdir(parents=True)
         (base / "closed" / "inside").mkdir(parents=True)
         os.chmod(base / "closed", 0o700)
@@ -140,15 +193,22 @@ def test_the_recipe_loads_and_gives_each_server_its_role(hub_settings, tmp_path,
 
     hub_settings.setenv("NNLAB_HUB_PYTHON", str(open_python))
     hub_settings.setenv("NNLAB_EXCHANGE", str(tmp_path / "exchange"))
-    hub_settings.setenv("NNLAB_HUB_INSTRUCTORS", "root")
     app = JupyterHub()
     app.load_config_file(str(RECIPE))
     config = app.config
     assert config.JupyterHub.authenticator_class == "pam"
+    assert config.LocalAuthenticator.allowed_groups == {MY_GROUP}  # the students: the class's group
+    assert config.Authenticator.allowed_users == {ME}  # and the instructors
+    assert config.Authenticator.allow_existing_users is False  # leaving the group ends the access
     assert config.Spawner.cmd == [str(open_python), "-m", "jupyterhub.singleuser"]
     assert Path(config.ConfigurableHTTPProxy.command[0]) == ROOT / "hub" / "node_modules" / ".bin" / "configurable-http-proxy"
-    assert stat.S_IMODE((tmp_path / "exchange").stat().st_mode) == 0o1777  # made when the hub starts
-    spawner = SimpleNamespace(user=SimpleNamespace(name="root"), environment={"KEPT": "1"})
+    # made when the hub starts: the exchange, and the course's folder, the first instructor's
+    assert stat.S_IMODE((tmp_path / "exchange").stat().st_mode) == 0o1777
+    from coursegrader.cli import default_course
+    from coursegrader.course_config import course_id
+
+    assert (tmp_path / "exchange" / course_id(default_course()) / "inbound").stat().st_uid == os.getuid()
+    spawner = SimpleNamespace(user=SimpleNamespace(name=ME), environment={"KEPT": "1"})
     config.Spawner.pre_spawn_hook(spawner)
     assert spawner.environment["KEPT"] == "1"
     assert spawner.environment["JUPYTER_CONFIG_PATH"].endswith("instructor")
@@ -175,16 +235,25 @@ def graded_class():
         pytest.skip(WHY_NOT)
     course = ROOT / "exercises"
     solution = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    started = time.monotonic()
     cls = start_class(course, ASSIGNMENT)  # the instructor's course: this one's configuration and the assignment
     # three students through their servers' APIs; the fourth, later, in a browser
     students, browser_student = cls.students[:3], cls.students[3]
     seen = SimpleNamespace(cls=cls, students=students, browser_student=browser_student,
-                           listed={}, fetched={}, validated={}, submitted={}, feedback={})
+                           listed={}, fetched={}, validated={}, submitted={}, feedback={}, seconds={})
+
+    def lap(step: str) -> None:  # where the cycle's time goes, printed with the test's output
+        nonlocal started
+        seen.seconds[step] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+
+    lap("the hub started")
     try:
         solver, idler, second_solver = students
         cls.start_server(cls.instructor)
         code, seen.hand_out = cls.terminal(cls.instructor, "cd ~/course/exercises && python -m coursegrader hand-out")
         assert code == 0, seen.hand_out[-3000:]
+        lap("the instructor's server, hand-out")
 
         notebook = f"{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
         for student in students:
@@ -205,11 +274,13 @@ def graded_class():
                                    data={"course_id": cls.course_id, "assignment_id": ASSIGNMENT})
             assert answer.status_code == 200, answer.text
             seen.submitted[student] = answer.json()
+            lap(f"{student}: server, fetch, validate, submit")
 
         code, seen.grading = cls.terminal(
             cls.instructor, "cd ~/course/exercises && python -m coursegrader grade --timeout 600 "
                             "&& python -m coursegrader return-feedback")
         assert code == 0, seen.grading[-4000:]
+        lap("grade and return-feedback")
         instructor_course = cls.home(cls.instructor) / "course" / "exercises"
         seen.grades = list(csv.DictReader(io.StringIO((instructor_course / "grades.csv").read_text())))
         feedback = {student: instructor_course / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html"
@@ -227,6 +298,8 @@ def graded_class():
             seen.feedback[student] = {path.relative_to(folder): path.read_bytes() for path in folder.rglob("*.html")}
         seen.course = instructor_course
         seen.released = nbformat.read(instructor_course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        lap("fetch feedback")
+        print(f"the class's cycle, seconds: {seen.seconds}")
         yield seen
     finally:
         cls.stop()
@@ -330,8 +403,11 @@ def test_one_student_cannot_reach_anothers_work(graded_class):
     for folder in ("inbound", "feedback"):
         listing = cls.as_user(idler, "ls", str(course / folder))
         assert listing.returncode != 0 and "Permission denied" in listing.stderr, (folder, listing)
-    # nor can they remove what the instructor handed out
+    # nor remove or rename what the instructor handed out: the course's folder is the instructor's,
+    # and the exchange's sticky bit keeps anyone else from moving it aside
+    assert (course).stat().st_uid == pwd.getpwnam(cls.instructor).pw_uid
     assert cls.as_user(idler, "rm", "-rf", str(course / "outbound")).returncode != 0
+    assert cls.as_user(idler, "mv", str(course), str(cls.exchange / "taken")).returncode != 0
     assert (course / "outbound" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").is_file()
     # and the instructor's course (the gradebook, the solutions) is closed to students
     assert cls.as_user(idler, "ls", str(graded_class.course)).returncode != 0
@@ -388,9 +464,19 @@ def test_in_a_browser_a_student_logs_in_fetches_validates_and_submits_without_a_
 
         instructor = log_in(cls.instructor)
         assert "nbgrader:open-formgrader" in nbgrader_menu(instructor)
+
+        # an account of the machine outside the class's group is turned away at the login page
+        outsider = browser.new_context().new_page()
+        outsider.goto(f"{cls.url}/hub/login")
+        outsider.fill("#username_input", cls.outsider)
+        outsider.fill("#password_input", cls.password)
+        outsider.click("#login_submit")
+        outsider.wait_for_load_state()
+        assert "/hub/login" in outsider.url and f"/user/{cls.outsider}" not in outsider.url, outsider.url
         browser.close()
+    assert cls.hub_api("GET", f"users/{cls.outsider}").status_code == 404  # never let in
+    assert cls.hub_api("GET", f"users/{student}").status_code == 200  # let in as a member of the class's group
     assert len(list(inbound.iterdir())) == handed_in + 1  # the submission made in the browser
-    elsewhere = sorted({re.sub(r"^\w+://([^/:]+).*", r"\1", r) for r in requests if re.match(r"^(https?|wss?)://", r)}
-                       - {"127.0.0.1"})
+    elsewhere = other_hosts(requests)
     assert not elsewhere, f"the hub's pages asked other hosts for {elsewhere}: a class without internet would miss it"
     assert not problems, problems

@@ -212,3 +212,36 @@ def test_missing_bubblewrap_is_explained(monkeypatch):
             sandbox.check_available()
     finally:
         sandbox.check_available.cache_clear()
+
+
+def test_a_control_group_that_cannot_be_removed_is_not_waited_on(monkeypatch, tmp_path):
+    # another user's leftover group: rmdir is refused at once, and retrying would only wait
+    group = tmp_path / "nnlab-1-leftover"
+    group.mkdir()
+    tries = []
+
+    def refuse(self):
+        tries.append(self)
+        raise PermissionError(1, "Operation not permitted", str(self))
+
+    monkeypatch.setattr(Path, "rmdir", refuse)
+    sandbox._kill_directory(group)
+    assert tries == [group]
+
+
+def test_the_sweep_leaves_other_users_groups_alone(monkeypatch, tmp_path):
+    mine, theirs = tmp_path / "nnlab-1-mine", tmp_path / "nnlab-2-theirs"
+    mine.mkdir()
+    theirs.mkdir()
+    monkeypatch.setattr(sandbox, "_someone_elses", lambda group: group == theirs)
+    monkeypatch.setattr(sandbox, "_owner_alive", lambda group: False)  # both left by a grader that is gone
+    swept = []
+    monkeypatch.setattr(sandbox, "_kill_directory", swept.append)
+    sandbox._sweep(tmp_path)
+    assert swept == [mine]
+    # and whose a group is: a user other than root does not own root's
+    monkeypatch.undo()
+    assert sandbox._someone_elses(mine) is False  # made by this user (or this user is root)
+    if os.geteuid() == 0:
+        monkeypatch.setattr(sandbox.os, "geteuid", lambda: 12345)
+        assert sandbox._someone_elses(mine) is True
