@@ -18,7 +18,6 @@ import re
 import shutil
 import stat
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -389,8 +388,10 @@ def test_each_student_fetches_their_own_feedback_and_no_one_elses(graded_class):
 def test_one_student_cannot_reach_anothers_work(graded_class):
     cls = graded_class.cls
     solver, idler, _ = graded_class.students
-    # through the hub: another student's server refuses this student's token
-    answer = cls.on_server(solver, "GET", f"api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", as_user=idler)
+    # through the hub: the notebook its owner reads, another student's token cannot
+    path = f"api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+    assert cls.on_server(solver, "GET", path).status_code == 200
+    answer = cls.on_server(solver, "GET", path, as_user=idler)
     assert answer.status_code in (403, 404), answer.status_code
     # a student's server has no formgrader; the instructor's has
     assert cls.on_server(idler, "GET", "formgrader").status_code == 404
